@@ -1,0 +1,100 @@
+/* route.c - rpd's protocol-independent routing rules: which target port
+ * and encryption a request uses, and the --check view of the table. */
+#include <string.h>
+#include <unistd.h>
+
+#include "route.h"
+
+bool route_encryption(const struct store_target *t, bool client_tls, uint16_t *port,
+		      bool *tls)
+{
+	if (t->plain_port && t->tls_port) {
+		*tls = client_tls;
+		*port = client_tls ? t->tls_port : t->plain_port;
+	} else if (t->plain_port || t->tls_port) {
+		*tls = t->tls_port != 0;
+		*port = *tls ? t->tls_port : t->plain_port;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+static int check_file(FILE *out, const struct store_snapshot *snap, enum store_setting s,
+		      const char *why)
+{
+	const char *path = snap->setting_str[s];
+	const char *key = store_setting_info(s)->key;
+	if (!*path) {
+		fprintf(out, "problem: %s is not set (%s)\n", key, why);
+		return 1;
+	}
+	if (access(path, R_OK)) {
+		fprintf(out, "problem: %s: %s is not readable\n", key, path);
+		return 1;
+	}
+	return 0;
+}
+
+int route_check(const struct store_snapshot *snap, FILE *out)
+{
+	int problems = 0;
+	bool any_tls = false;
+
+	fprintf(out, "listeners:\n");
+	for (int p = 0; p < STORE_PROTO_COUNT; p++) {
+		const struct store_listener *l = &snap->listener[p];
+		if (!l->on)
+			continue;
+		char a[PBX_ADDRSTRLEN];
+		pbx_addr_format(&l->addr, a, sizeof a);
+		fprintf(out, "  %-6s %s\n", store_proto_name((enum store_proto)p), a);
+		any_tls |= store_proto_tls((enum store_proto)p);
+	}
+	if (any_tls) {
+		problems += check_file(out, snap, STORE_SET_RPD_TLS_CERT, "a TLS port is served");
+		problems += check_file(out, snap, STORE_SET_RPD_TLS_KEY, "a TLS port is served");
+	}
+	if (*snap->setting_str[STORE_SET_RPD_TRUST_CA])
+		problems += check_file(out, snap, STORE_SET_RPD_TRUST_CA, "");
+
+	fprintf(out, "names:%s\n", snap->n_names ? "" : " none");
+	for (size_t i = 0; i < snap->n_names; i++) {
+		const struct store_name *n = &snap->names[i];
+		fprintf(out, "  %s\n", n->name);
+		for (int f = 0; f < STORE_FAMILY_COUNT; f++) {
+			const struct store_target *t = &n->target[f];
+			if (!t->host)
+				continue;
+			for (int p = 0; p < STORE_PROTO_COUNT; p++) {
+				enum store_proto proto = (enum store_proto)p;
+				if (store_proto_family(proto) != (enum store_family)f)
+					continue;
+				uint16_t port = 0;
+				bool tls = false;
+				route_encryption(t, store_proto_tls(proto), &port, &tls);
+				fprintf(out, "    %-6s -> %s port %u %s%s%s\n", store_proto_name(proto),
+					t->host, port, tls ? "tls" : "plain",
+					tls && t->check_cert ? " check-cert" : "",
+					snap->listener[p].on ? "" : "  (service type not served)");
+			}
+			if (n->n_allow[f]) {
+				fprintf(out, "    %-6s allowed from", store_family_name((enum store_family)f));
+				for (size_t k = 0; k < n->n_allow[f]; k++) {
+					char c[PBX_CIDRSTRLEN];
+					pbx_cidr_format(&n->allow[f][k], c, sizeof c);
+					fprintf(out, " %s", c);
+				}
+				fprintf(out, "\n");
+			}
+		}
+		if (n->n_urls) {
+			fprintf(out, "    urls  ");
+			for (size_t k = 0; k < n->n_urls; k++)
+				fprintf(out, " %s", n->urls[k]);
+			fprintf(out, "%s\n", n->target[STORE_FAMILY_HTTP].host ? ""
+					     : "  (no http target)");
+		}
+	}
+	return problems;
+}

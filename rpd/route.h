@@ -1,0 +1,22 @@
+/* route.h - rpd's routing rules that do not depend on the protocol. */
+#ifndef RPD_ROUTE_H
+#define RPD_ROUTE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <pbxedge/store.h>
+
+/* route_encryption - the port and encryption to reach target t for a
+ * request that arrived plain or over TLS (client_tls).  With both ports
+ * the encryption is kept; with only one, that one is used for both.
+ * Returns false if t has no port at all. */
+bool route_encryption(const struct store_target *t, bool client_tls, uint16_t *port,
+		      bool *tls);
+
+/* route_check - print the routing table of snap as rpd understands it
+ * (names, targets per service type with the encryption used, allowed
+ * networks and URLs) and return the number of problems found. */
+int route_check(const struct store_snapshot *snap, FILE *out);
+
+#endif
