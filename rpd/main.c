@@ -82,8 +82,7 @@ static void *rpd_socket_open(struct pbx_worker *w, const struct pbx_listen_spec 
 	rl->l = evconnlistener_new(pbx_worker_base(w), on_accept, rl,
 				   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (!rl->l) {
-		pbx_log_error("listener-failed service=%s reason=cannot watch the socket",
-			      spec->key);
+		pbx_log_error("listener-failed service=%s reason=event-setup-failed", spec->key);
 		close(fd);
 		free(rl);
 		return NULL;

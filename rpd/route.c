@@ -64,9 +64,7 @@ int route_check(const struct store_snapshot *snap, FILE *out)
 		fprintf(out, "  %s\n", n->name);
 		for (int f = 0; f < STORE_FAMILY_COUNT; f++) {
 			const struct store_target *t = &n->target[f];
-			if (!t->host)
-				continue;
-			for (int p = 0; p < STORE_PROTO_COUNT; p++) {
+			for (int p = 0; p < STORE_PROTO_COUNT && t->host; p++) {
 				enum store_proto proto = (enum store_proto)p;
 				if (store_proto_family(proto) != (enum store_family)f)
 					continue;
@@ -85,7 +83,7 @@ int route_check(const struct store_snapshot *snap, FILE *out)
 					pbx_cidr_format(&n->allow[f][k], c, sizeof c);
 					fprintf(out, " %s", c);
 				}
-				fprintf(out, "\n");
+				fprintf(out, "%s\n", t->host ? "" : "  (no target)");
 			}
 		}
 		if (n->n_urls) {

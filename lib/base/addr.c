@@ -84,6 +84,9 @@ static int parse_port(struct pbx_span s, uint16_t *port, struct pbx_err *err)
 	int rc = pbx_span_to_u32(s, 65535, &v);
 	if (rc == 0 && v == 0)
 		rc = PBX_E_TOOLONG;
+	if (rc == 0 && s.len > 1 && s.p[0] == '0')
+		return pbx_err_set(err, PBX_E_INVALID, "port '%.*s' has leading zeros",
+				   (int)(s.len > 16 ? 16 : s.len), s.p);
 	if (rc == PBX_E_TOOLONG)
 		return pbx_err_set(err, PBX_E_INVALID, "port '%.*s' is out of range (1-65535)",
 				   (int)(s.len > 16 ? 16 : s.len), s.p);
@@ -164,6 +167,20 @@ int pbx_addr_from_sockaddr(struct pbx_addr *out, const struct sockaddr *sa, sock
 	return -EAFNOSUPPORT;
 }
 
+/* inet_ntop for IPv6, except where glibc writes the deprecated
+ * IPv4-compatible form "::a.b.c.d" (first 96 bits zero): RFC 5952 keeps
+ * dotted quads for IPv4-mapped addresses only, so "::1:2", not "::0.1.0.2". */
+static const char *ntop6(const uint8_t ip[16], char *buf, size_t n)
+{
+	static const uint8_t zero[12];
+	if (memcmp(ip, zero, sizeof zero) == 0 && (ip[12] | ip[13])) {
+		int w = snprintf(buf, n, "::%x:%x", (unsigned)(ip[12] << 8 | ip[13]),
+				 (unsigned)(ip[14] << 8 | ip[15]));
+		return (w >= 0 && (size_t)w < n) ? buf : NULL;
+	}
+	return inet_ntop(AF_INET6, ip, buf, (socklen_t)n);
+}
+
 int pbx_addr_format_ip(const struct pbx_addr *a, char *buf, size_t n)
 {
 	const void *src;
@@ -174,7 +191,7 @@ int pbx_addr_format_ip(const struct pbx_addr *a, char *buf, size_t n)
 		src = &a->u.sin6.sin6_addr;
 	else
 		return snprintf(buf, n, "-") < (int)n ? 0 : PBX_E_NOSPACE;
-	if (!inet_ntop(family, src, buf, (socklen_t)n))
+	if (family == AF_INET6 ? !ntop6(src, buf, n) : !inet_ntop(family, src, buf, (socklen_t)n))
 		return PBX_E_NOSPACE;
 	return 0;
 }
@@ -319,6 +336,15 @@ int pbx_cidr_parse(struct pbx_span text, struct pbx_cidr *out, struct pbx_err *e
 				   "(the network is %s)", (int)text.len, text.p,
 				   (unsigned)prefix, net);
 	}
+	/* An IPv4-mapped network (::ffff:a.b.c.d/96 or longer) means IPv4
+	 * clients, and clients are matched unmapped: store it as IPv4. */
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	if (family == AF_INET6 && prefix >= 96 && memcmp(out->ip, mapped, 12) == 0) {
+		memmove(out->ip, out->ip + 12, 4);
+		memset(out->ip + 4, 0, 12);
+		out->family = AF_INET;
+		out->prefix = (uint8_t)(prefix - 96);
+	}
 	return 0;
 }
 
@@ -344,7 +370,10 @@ int pbx_cidr_format(const struct pbx_cidr *c, char *buf, size_t n)
 	char ip[INET6_ADDRSTRLEN];
 	if (c->family != AF_INET && c->family != AF_INET6)
 		return PBX_E_INVALID;
-	inet_ntop(c->family, c->ip, ip, sizeof ip);
+	if (c->family == AF_INET6)
+		ntop6(c->ip, ip, sizeof ip);
+	else
+		inet_ntop(c->family, c->ip, ip, sizeof ip);
 	int w;
 	if (pbx_cidr_is_host(c))
 		w = snprintf(buf, n, "%s", ip);

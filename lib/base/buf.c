@@ -22,7 +22,8 @@ static const uint8_t *take(struct pbx_reader *r, size_t n)
 		r->err = PBX_E_TRUNCATED;
 		return NULL;
 	}
-	const uint8_t *q = r->p + r->off;
+	/* A reader over (NULL, 0) is allowed: no arithmetic on NULL (UB). */
+	const uint8_t *q = r->p ? r->p + r->off : NULL;
 	r->off += n;
 	return q;
 }
@@ -109,7 +110,7 @@ int pbx_read_line(struct pbx_reader *r, size_t max, struct pbx_span *line)
 		return r->err;
 	size_t left = r->len - r->off;
 	size_t look = left < max ? left : max;
-	const uint8_t *start = r->p + r->off;
+	const uint8_t *start = r->p ? r->p + r->off : NULL;
 	const uint8_t *lf = look ? memchr(start, '\n', look) : NULL;
 	if (!lf) {
 		if (left >= max) {
@@ -292,6 +293,41 @@ int pbx_span_copy(struct pbx_span s, char *dst, size_t n)
 	return 0;
 }
 
+size_t pbx_span_escape(struct pbx_span s, char *dst, size_t cap, bool *cut)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i;
+	if (cap == 0) {
+		if (cut && s.len)
+			*cut = true;
+		return 0;
+	}
+	for (i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+		if (c >= 0x20 && c != 0x7f && c != '\\') {
+			if (o + 1 >= cap)
+				break;
+			dst[o++] = (char)c;
+		} else if (c == '\\') {
+			if (o + 2 >= cap)
+				break;
+			dst[o++] = '\\';
+			dst[o++] = '\\';
+		} else {
+			if (o + 4 >= cap)
+				break;
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 15];
+		}
+	}
+	if (cut && i < s.len)
+		*cut = true;
+	dst[o] = '\0';
+	return o;
+}
+
 /* ---- writer ---- */
 
 void pbx_writer_init(struct pbx_writer *w, void *buf, size_t cap)
@@ -310,7 +346,7 @@ static uint8_t *reserve(struct pbx_writer *w, size_t n)
 		w->err = PBX_E_NOSPACE;
 		return NULL;
 	}
-	uint8_t *q = w->p + w->len;
+	uint8_t *q = w->p ? w->p + w->len : NULL;
 	w->len += n;
 	return q;
 }

@@ -40,6 +40,7 @@ struct opts {
 	int drain_s;
 	bool foreground;
 	bool check;
+	char paths[3][4096]; /* absolute forms of db, pidfile, log_file */
 };
 
 /* A socket spec and whether it is bound (handed to every worker). */
@@ -65,6 +66,7 @@ struct pbx_daemon {
 	bool draining;
 	int64_t next_counters;
 	int pidfd;
+	int lockfd;   /* the instance lock socket, or -1 */
 	int ready_fd; /* write end of the daemonize pipe, or -1 */
 };
 
@@ -204,8 +206,8 @@ static int sync_sockets(struct pbx_daemon *d, bool startup)
 		}
 		failures++;
 		if (rc != b->last_errno)
-			pbx_log_error("listen-failed service=%s addr=%s reason=%s%s", b->spec.key, a,
-				      pbx_strerror(rc),
+			pbx_log_error("listen-failed service=%s addr=%s reason=bind-failed "
+				      "error=\"%s%s\"", b->spec.key, a, pbx_strerror(rc),
 				      rc == -EACCES ? " (ports below 1024 need root or "
 						      "CAP_NET_BIND_SERVICE)" : "");
 		b->last_errno = rc;
@@ -238,7 +240,8 @@ static void log_snapshot(const struct pbx_daemon *d, const char *event)
 		     o ? listeners : "none", store_snapshot_access_count(s, STORE_BLACKLIST),
 		     store_snapshot_access_count(s, STORE_WHITELIST), s->n_problems);
 	for (size_t i = 0; i < s->n_problems; i++)
-		pbx_log_warn("config-problem reason=%s", s->problems[i]);
+		pbx_log_warn("config-problem reason=invalid-stored-value detail=\"%s\"",
+			     s->problems[i]);
 }
 
 static void install_snapshot(struct pbx_daemon *d, struct store_snapshot *snap)
@@ -268,12 +271,13 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (store_poll(d->st, &changed, &err)) {
-		pbx_log_warn("store-poll-failed reason=%s", pbx_err_text(&err));
+		pbx_log_warn("store-poll-failed reason=store-error detail=\"%s\"",
+			     pbx_err_text(&err));
 	} else if (changed && !d->draining) {
 		struct store_snapshot *snap;
 		if (store_snapshot_load(d->st, &snap, &err)) {
-			pbx_log_error("config-reload-failed reason=%s (keeping the previous "
-				      "configuration)", pbx_err_text(&err));
+			pbx_log_error("config-reload-failed reason=store-error detail=\"%s\" "
+				      "(keeping the previous configuration)", pbx_err_text(&err));
 		} else {
 			install_snapshot(d, snap);
 			log_snapshot(d, "config-reloaded");
@@ -349,7 +353,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	if (sig == SIGHUP) {
 		int rc = pbx_log_reopen();
 		if (rc)
-			pbx_log_error("log-reopen-failed reason=%s", pbx_strerror(rc));
+			pbx_log_error("log-reopen-failed reason=open-failed error=\"%s\"",
+				      pbx_strerror(rc));
 		else
 			pbx_log_notice("logs-reopened signal=SIGHUP");
 		return;
@@ -372,16 +377,18 @@ static void usage(const struct pbx_daemon_def *def, FILE *out)
 		"                         stderr or syslog\n"
 		"  -p, --pidfile PATH     write the process id to PATH (locked while running)\n"
 		"  -u, --user USER        drop privileges to USER after binding ports\n"
-		"  -w, --workers N        worker threads (default: one per CPU%s)\n"
-		"      --drain-timeout S  seconds to let sessions finish after SIGTERM\n"
-		"                         (default 10)\n"
+		"  -w, --workers N        worker threads (%s)\n"
+		"      --drain-timeout S  seconds to let sessions finish after SIGTERM or\n"
+		"                         SIGINT (default 10)\n"
 		"      --check            print the configuration as understood and exit:\n"
 		"                         0 if valid, 1 if not\n"
 		"  -h, --help             this text\n"
 		"  -V, --version          print the version\n\n"
 		"See %s(8).\n",
 		def->name, def->summary, PBX_DEFAULT_DB,
-		def->max_workers ? ", at most that many" : "", def->name);
+		def->max_workers == 1 ? "this daemon uses one; larger values are reduced to 1"
+		: def->max_workers ? "default: one per CPU, at most the daemon's limit"
+				   : "default: one per CPU", def->name);
 }
 
 static int parse_int(const char *s, int lo, int hi, int *v)
@@ -411,15 +418,11 @@ static int parse_args(const struct pbx_daemon_def *def, int argc, char **argv, s
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env_level = getenv("PBXEDGE_LOG_LEVEL");
+	bool level_given = false;
 	o->db = getenv("PBXEDGE_DB");
 	if (!o->db || !*o->db)
 		o->db = PBX_DEFAULT_DB;
 	o->log_level = PBX_LOG_INFO;
-	if (env_level && *env_level && pbx_log_level_parse(env_level, &o->log_level)) {
-		fprintf(stderr, "%s: PBXEDGE_LOG_LEVEL: unknown level '%s'\n", def->name,
-			env_level);
-		return 2;
-	}
 	o->drain_s = 10;
 	int c;
 	opterr = 0;
@@ -437,6 +440,7 @@ static int parse_args(const struct pbx_daemon_def *def, int argc, char **argv, s
 					"notice, info, debug)\n", def->name, optarg);
 				return 2;
 			}
+			level_given = true;
 			break;
 		case 'w':
 			if (parse_int(optarg, 1, MAX_WORKERS, &o->workers)) {
@@ -471,6 +475,12 @@ static int parse_args(const struct pbx_daemon_def *def, int argc, char **argv, s
 	if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", def->name,
 			argv[optind]);
+		return 2;
+	}
+	if (!level_given && env_level && *env_level &&
+	    pbx_log_level_parse(env_level, &o->log_level)) {
+		fprintf(stderr, "%s: PBXEDGE_LOG_LEVEL: unknown level '%s' (err, warning, notice, "
+			"info, debug)\n", def->name, env_level);
 		return 2;
 	}
 	return -1;
@@ -514,6 +524,18 @@ static int run_check(const struct pbx_daemon_def *def, const struct opts *o)
 
 /* ---- process set-up ---- */
 
+/* Make a relative path absolute against the working directory (into buf,
+ * size n), because going to the background changes directory to "/". */
+static const char *absolute(const char *path, char *buf, size_t n)
+{
+	char cwd[4096];
+	if (!path || path[0] == '/' || !getcwd(cwd, sizeof cwd))
+		return path;
+	if ((size_t)snprintf(buf, n, "%s/%s", cwd, path) >= n)
+		return path;
+	return buf;
+}
+
 /* Fork into the background; the parent exits when the child reports
  * readiness (or failure) through a pipe, so the exit status means
  * something to whoever started us. */
@@ -531,7 +553,7 @@ static int daemonize(const char *name, int *ready_fd)
 		ssize_t r = read(p[0], &c, 1);
 		if (r == 1 && c == '0')
 			_exit(0);
-		fprintf(stderr, "%s: start-up failed; see the system log\n", name);
+		fprintf(stderr, "%s: start-up failed; its log says why\n", name);
 		_exit(1);
 	}
 	close(p[0]);
@@ -593,6 +615,44 @@ static int write_pidfile(struct pbx_daemon *d)
 	return 0;
 }
 
+/* One daemon of each kind per store: SO_REUSEPORT would otherwise let a
+ * second rpd bind the same ports and silently take half the clients.  The
+ * lock is an abstract AF_UNIX socket named after the daemon and the store's
+ * real path: the kernel releases it when the process dies, and it leaves
+ * no file behind. */
+static int instance_lock(struct pbx_daemon *d)
+{
+	char dirbuf[4096], real[4096], name[512];
+	snprintf(dirbuf, sizeof dirbuf, "%s", d->o.db);
+	char *slash = strrchr(dirbuf, '/');
+	const char *base = slash ? slash + 1 : dirbuf;
+	const char *dir = slash ? (slash == dirbuf ? "/" : dirbuf) : ".";
+	if (slash)
+		*slash = '\0';
+	if (!realpath(dir, real))
+		return -errno;
+	int n = snprintf(name, sizeof name, "pbxedge/%s/%s/%s", d->def->name, real, base);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	size_t len = (size_t)n < sizeof sun.sun_path - 1 ? (size_t)n : sizeof sun.sun_path - 1;
+	if ((size_t)n > len) {
+		/* Too long for the socket name: keep the tail, which differs. */
+		memcpy(sun.sun_path + 1, name + ((size_t)n - len), len);
+	} else {
+		memcpy(sun.sun_path + 1, name, len);
+	}
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sun,
+		 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len))) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	d->lockfd = fd;
+	return 0;
+}
+
 /* Run f as the service user's effective ids so that files it creates
  * (the store, its -wal and -shm) belong to that user. */
 static int as_user(const struct passwd *pw, int (*f)(struct pbx_daemon *, struct pbx_err *),
@@ -642,12 +702,15 @@ static int default_workers(const struct pbx_daemon_def *def)
 static void cleanup(struct pbx_daemon *d)
 {
 	for (int i = 0; i < d->n_workers; i++)
-		worker_stop_free(d->workers[i]);
-	d->n_workers = 0;
+		worker_stop(d->workers[i]);
+	/* The final counts, now that no worker adds to them. */
 	if (d->writer) {
 		flush_counters(d);
 		store_writer_stop(d->writer);
 	}
+	for (int i = 0; i < d->n_workers; i++)
+		worker_free(d->workers[i]);
+	d->n_workers = 0;
 	store_snapshot_unref(d->snap);
 	store_close(d->st);
 	struct event **evs[] = { &d->ev_term, &d->ev_int, &d->ev_hup, &d->ev_poll, &d->ev_drain };
@@ -656,10 +719,14 @@ static void cleanup(struct pbx_daemon *d)
 			event_free(*evs[i]);
 	if (d->base)
 		event_base_free(d->base);
+	if (d->lockfd >= 0)
+		close(d->lockfd);
 	if (d->pidfd >= 0) {
+		/* After --user the directory may not be ours to change; the
+		 * stale file is harmless, as the lock on it is what counts. */
 		if (unlink(d->o.pidfile) && errno != ENOENT)
-			pbx_log_warn("pidfile-not-removed path=%s reason=%s", d->o.pidfile,
-				     pbx_strerror(-errno));
+			pbx_log_notice("pidfile-not-removed path=%s reason=unlink-failed "
+				       "error=\"%s\"", d->o.pidfile, pbx_strerror(-errno));
 		close(d->pidfd);
 	}
 }
@@ -672,13 +739,13 @@ static int start(struct pbx_daemon *d)
 
 	if (d->o.user) {
 		if (geteuid() != 0) {
-			pbx_log_error("start-failed reason=--user needs root (running as uid %d)",
-				      (int)geteuid());
+			pbx_log_error("start-failed reason=needs-root detail=\"--user needs root "
+				      "(running as uid %d)\"", (int)geteuid());
 			return 1;
 		}
 		errno = 0;
 		if (!(pw = getpwnam(d->o.user))) {
-			pbx_log_error("start-failed reason=unknown user '%s'", d->o.user);
+			pbx_log_error("start-failed reason=unknown-user user=%s", d->o.user);
 			return 1;
 		}
 	}
@@ -686,13 +753,24 @@ static int start(struct pbx_daemon *d)
 		int rc = write_pidfile(d);
 		if (rc) {
 			if (rc != -EEXIST)
-				pbx_log_error("start-failed path=%s reason=cannot write pidfile: %s",
-					      d->o.pidfile, pbx_strerror(rc));
+				pbx_log_error("start-failed path=%s reason=pidfile-failed "
+					      "error=\"%s\"", d->o.pidfile, pbx_strerror(rc));
 			return 1;
 		}
 	}
+	int lrc = instance_lock(d);
+	if (lrc == -EADDRINUSE) {
+		pbx_log_error("start-failed db=%s reason=already-running detail=\"another %s "
+			      "uses this store\"", d->o.db, d->def->name);
+		return 1;
+	} else if (lrc) {
+		pbx_log_error("start-failed db=%s reason=instance-lock-failed error=\"%s\"",
+			      d->o.db, pbx_strerror(lrc));
+		return 1;
+	}
 	if (as_user(pw, open_store, d, &err)) {
-		pbx_log_error("start-failed reason=%s", pbx_err_text(&err));
+		pbx_log_error("start-failed reason=store-error detail=\"%s\"",
+			      pbx_err_text(&err));
 		return 1;
 	}
 	log_snapshot(d, "config-loaded");
@@ -702,7 +780,7 @@ static int start(struct pbx_daemon *d)
 		d->n_workers = d->def->max_workers;
 	d->base = event_base_new();
 	if (!d->base) {
-		pbx_log_error("start-failed reason=cannot create the event loop");
+		pbx_log_error("start-failed reason=event-loop-failed");
 		return 1;
 	}
 	for (int i = 0; i < d->n_workers; i++) {
@@ -710,26 +788,28 @@ static int start(struct pbx_daemon *d)
 		 * before their threads start. */
 		if (!(d->workers[i] = worker_new(d, d->def, i))) {
 			d->n_workers = i;
-			pbx_log_error("start-failed reason=cannot create worker %d", i);
+			pbx_log_error("start-failed reason=worker-failed worker=%d", i);
 			return 1;
 		}
 		worker_set_snapshot(d->workers[i], store_snapshot_ref(d->snap));
 	}
 	if (sync_sockets(d, true)) {
-		pbx_log_error("start-failed reason=cannot listen on every configured address");
+		pbx_log_error("start-failed reason=listen-failed detail=\"cannot listen on every "
+			      "configured address\"");
 		return 1;
 	}
 	if (pw) {
 		int rc = drop_privileges(pw);
 		if (rc) {
-			pbx_log_error("start-failed reason=cannot drop privileges to %s: %s",
-				      pw->pw_name, pbx_strerror(rc));
+			pbx_log_error("start-failed reason=privilege-drop-failed user=%s "
+				      "error=\"%s\"", pw->pw_name, pbx_strerror(rc));
 			return 1;
 		}
 		pbx_log_info("privileges-dropped user=%s uid=%d", pw->pw_name, (int)pw->pw_uid);
 	}
 	if (store_writer_start(d->o.db, d->def->name, &d->writer, &err)) {
-		pbx_log_error("start-failed reason=%s", pbx_err_text(&err));
+		pbx_log_error("start-failed reason=store-error detail=\"%s\"",
+			      pbx_err_text(&err));
 		return 1;
 	}
 	return 0;
@@ -753,12 +833,15 @@ static int start_workers(struct pbx_daemon *d, struct store_writer *writer)
 
 int pbx_daemon_main(const struct pbx_daemon_def *def, int argc, char **argv)
 {
-	struct pbx_daemon d = { .def = def, .pidfd = -1, .ready_fd = -1 };
+	struct pbx_daemon d = { .def = def, .pidfd = -1, .lockfd = -1, .ready_fd = -1 };
 	int rc = parse_args(def, argc, argv, &d.o);
 	if (rc >= 0)
 		return rc;
 	if (d.o.check)
 		return run_check(def, &d.o);
+	d.o.db = absolute(d.o.db, d.o.paths[0], sizeof d.o.paths[0]);
+	d.o.pidfile = absolute(d.o.pidfile, d.o.paths[1], sizeof d.o.paths[1]);
+	d.o.log_file = absolute(d.o.log_file, d.o.paths[2], sizeof d.o.paths[2]);
 
 	if (!d.o.foreground && (rc = daemonize(def->name, &d.ready_fd))) {
 		fprintf(stderr, "%s: cannot go to the background: %s\n", def->name,
@@ -791,7 +874,7 @@ int pbx_daemon_main(const struct pbx_daemon_def *def, int argc, char **argv)
 	if (!d.ev_term || !d.ev_int || !d.ev_hup || !d.ev_poll ||
 	    event_add(d.ev_term, NULL) || event_add(d.ev_int, NULL) ||
 	    event_add(d.ev_hup, NULL) || event_add(d.ev_poll, &poll)) {
-		pbx_log_error("start-failed reason=cannot set up signal handling");
+		pbx_log_error("start-failed reason=signal-setup-failed");
 		cleanup(&d);
 		report_ready(&d, false);
 		return 1;

@@ -21,8 +21,10 @@ void worker_del_socket(struct pbx_worker *w, const char *key);
 void worker_set_snapshot(struct pbx_worker *w, struct store_snapshot *snap);
 /* Stop accepting: close every socket, mark the worker draining. */
 void worker_drain(struct pbx_worker *w);
-/* Stop the event loop, join the thread and free the worker. */
-void worker_stop_free(struct pbx_worker *w);
+/* Stop the event loop (closing the worker's sockets) and join the thread. */
+void worker_stop(struct pbx_worker *w);
+/* Free a stopped (or never started) worker. */
+void worker_free(struct pbx_worker *w);
 /* Live sessions of the worker. */
 long worker_sessions(struct pbx_worker *w);
 /* Counter i of the worker. */

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pbxedge/buf.h>
 #include <pbxedge/err.h>
 #include <pbxedge/log.h>
 
@@ -47,6 +48,7 @@ static bool stderr_is_journal(void)
 
 int pbx_log_open(const char *ident, enum pbx_log_sink sink, const char *path, int level)
 {
+	pbx_log_close(); /* a second open replaces the first sink */
 	snprintf(lg.ident, sizeof lg.ident, "%s", ident ? ident : "pbxedge");
 	atomic_store(&lg.level, level);
 	lg.journal = stderr_is_journal();
@@ -138,35 +140,6 @@ const char *pbx_log_level_name(int level)
 	return (level >= 0 && level < 8) ? level_names[level] : "unknown";
 }
 
-/* Copy src into dst, escaping bytes that could break the one-line rule or
- * a terminal.  Returns the length written. */
-static size_t escape(char *dst, size_t cap, const char *src, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)src[i];
-		if (c >= 0x20 && c != 0x7f && c != '\\') {
-			if (o + 1 >= cap)
-				break;
-			dst[o++] = (char)c;
-		} else if (c == '\\') {
-			if (o + 2 >= cap)
-				break;
-			dst[o++] = '\\';
-			dst[o++] = '\\';
-		} else {
-			if (o + 4 >= cap)
-				break;
-			dst[o++] = '\\';
-			dst[o++] = 'x';
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 15];
-		}
-	}
-	return o;
-}
-
 void pbx_log(int level, const char *fmt, ...)
 {
 	if (!pbx_log_enabled(level))
@@ -183,9 +156,10 @@ void pbx_log(int level, const char *fmt, ...)
 	size_t mlen = cut ? sizeof msg - 1 : (size_t)n;
 
 	int sink = atomic_load(&lg.sink);
+	struct pbx_span m = { msg, mlen };
 	size_t o = 0;
 	if (sink == PBX_LOG_SYSLOG) {
-		o = escape(line, sizeof line - 8, msg, mlen);
+		o = pbx_span_escape(m, line, sizeof line - 8, &cut);
 		if (cut)
 			o += (size_t)snprintf(line + o, sizeof line - o, "...");
 		line[o] = '\0';
@@ -205,7 +179,7 @@ void pbx_log(int level, const char *fmt, ...)
 				      ts.tv_nsec / 1000000, lg.ident, (int)getpid());
 	}
 	o += (size_t)snprintf(line + o, sizeof line - o, "%s ", pbx_log_level_name(level));
-	o += escape(line + o, sizeof line - o - 8, msg, mlen);
+	o += pbx_span_escape(m, line + o, sizeof line - o - 8, &cut);
 	if (cut)
 		o += (size_t)snprintf(line + o, sizeof line - o, "...");
 	line[o++] = '\n';

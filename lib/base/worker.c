@@ -269,12 +269,18 @@ void worker_drain(struct pbx_worker *w)
 	post(w, cmd(C_DRAIN));
 }
 
-void worker_stop_free(struct pbx_worker *w)
+void worker_stop(struct pbx_worker *w)
 {
 	if (w->started) {
 		post(w, cmd(C_EXIT));
 		pthread_join(w->thread, NULL);
+		w->started = false;
 	}
+}
+
+void worker_free(struct pbx_worker *w)
+{
+	worker_stop(w);
 	/* Commands posted after the exit are dropped with their resources. */
 	for (struct wcmd *c = w->head, *next; c; c = next) {
 		next = c->next;

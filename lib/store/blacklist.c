@@ -147,16 +147,19 @@ int store_blacklist_promote(struct store *st, const char *cidr, struct pbx_err *
 	rc = store_prepare(st,
 			   "INSERT INTO whitelist (network, origin, reason, created) "
 			   "SELECT network, 'promoted', reason, ?2 FROM blacklist WHERE network = ?1 "
-			   "ON CONFLICT (network) DO NOTHING", &stmt, err);
+			   "AND (expires IS NULL OR expires > ?2) ON CONFLICT (network) DO NOTHING",
+			   &stmt, err);
 	if (rc)
 		goto out;
 	sqlite3_bind_text(stmt, 1, canon, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 2, store_now());
 	if ((rc = store_step_done(st, stmt, err, "promote")))
 		goto out;
-	if ((rc = store_prepare(st, "DELETE FROM blacklist WHERE network = ?1", &stmt, err)))
+	if ((rc = store_prepare(st, "DELETE FROM blacklist WHERE network = ?1 "
+				"AND (expires IS NULL OR expires > ?2)", &stmt, err)))
 		goto out;
 	sqlite3_bind_text(stmt, 1, canon, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 2, store_now());
 	rc = store_step_done(st, stmt, err, "promote");
 	if (rc == 0 && sqlite3_changes(st->db) == 0)
 		rc = pbx_err_set(err, PBX_E_NOTFOUND, "%s is not on the blacklist", canon);

@@ -16,7 +16,8 @@ int store_sql_err(struct store *st, struct pbx_err *err, const char *what)
 	int prim = ext & 0xff;
 	int code = (prim == SQLITE_BUSY || prim == SQLITE_LOCKED) ? PBX_E_BUSY : PBX_E_STORE;
 	if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
-		return pbx_err_set(err, code, "%s: store %s stayed locked for more than %d ms",
+		return pbx_err_set(err, code, "%s: store %s is locked by another process "
+				   "(waited up to %d ms)",
 				   what, st->path, STORE_BUSY_TIMEOUT_MS);
 	return pbx_err_set(err, code, "%s: %s (store %s)", what, sqlite3_errmsg(st->db),
 			   st->path);

@@ -90,8 +90,9 @@ static int validate_int(const struct store_setting_info *in, const char *v, char
 				   in->unit ? " " : "", in->unit ? in->unit : "");
 	if (rc)
 		return pbx_err_set(err, PBX_E_INVALID, "%s: '%s' is not a whole number", in->key, v);
-	snprintf(canon, n, "%u", x);
-	return 0;
+	char num[16];
+	snprintf(num, sizeof num, "%u", x);
+	return put(canon, n, num, in, err);
 }
 
 static int validate_bool(const struct store_setting_info *in, const char *v, char *canon,
@@ -176,6 +177,8 @@ static int validate_stun_servers(const struct store_setting_info *in, const char
 {
 	struct pbx_span rest = pbx_span_cstr(v), logical;
 	size_t o = 0;
+	if (n == 0)
+		return pbx_err_set(err, PBX_E_INVALID, "%s: value too long", in->key);
 	canon[0] = '\0';
 	if (pbx_span_trim(rest).len == 0)
 		return 0;
@@ -195,7 +198,8 @@ static int validate_stun_servers(const struct store_setting_info *in, const char
 				return PBX_E_INVALID;
 			members++;
 			names += is_name;
-			if (o + member.len + 2 >= n)
+			/* Room for a ',' before all but the first, and the NUL. */
+			if (o + (members > 1) + member.len >= n)
 				return pbx_err_set(err, PBX_E_INVALID, "%s: value too long", in->key);
 			if (members > 1)
 				canon[o++] = ',';

@@ -65,11 +65,18 @@ static void copy(char *dst, size_t n, const char *src)
 	snprintf(dst, n, "%s", src ? src : "");
 }
 
+/* Text from the network (an event's detail) is stored escaped, so that no
+ * listing or terminal can be confused by it. */
+static void copy_clean(char *dst, size_t n, const char *src)
+{
+	pbx_span_escape(pbx_span_cstr(src ? src : ""), dst, n, NULL);
+}
+
 void store_writer_state(struct store_writer *w, const char *state, const char *detail)
 {
 	struct wmsg m = { .type = W_STATE, .at = store_now() };
 	copy(m.name, sizeof m.name, state);
-	copy(m.detail, sizeof m.detail, detail);
+	copy_clean(m.detail, sizeof m.detail, detail);
 	enqueue(w, &m);
 }
 
@@ -87,9 +94,9 @@ void store_writer_event(struct store_writer *w, const struct pbx_addr *source,
 	struct pbx_cidr c;
 	if (pbx_cidr_from_addr(source, &c) == 0)
 		pbx_cidr_format(&c, m.source, sizeof m.source);
-	copy(m.service, sizeof m.service, service);
-	copy(m.reason, sizeof m.reason, reason);
-	copy(m.detail, sizeof m.detail, detail);
+	copy_clean(m.service, sizeof m.service, service);
+	copy_clean(m.reason, sizeof m.reason, reason);
+	copy_clean(m.detail, sizeof m.detail, detail);
 	enqueue(w, &m);
 }
 
@@ -168,7 +175,8 @@ static void write_batch(struct store_writer *w, const struct wmsg *batch, size_t
 		rc = store_commit(w->st, &err);
 	if (rc) {
 		store_rollback(w->st);
-		pbx_log_error("store-write-failed messages=%zu reason=%s", n, pbx_err_text(&err));
+		pbx_log_error("store-write-failed messages=%zu reason=store-error detail=\"%s\"", n,
+			      pbx_err_text(&err));
 	}
 }
 
@@ -220,7 +228,8 @@ static void *writer_main(void *arg)
 			struct pbx_err err;
 			next_prune = now + PRUNE_S * 1000;
 			if (store_blacklist_prune(w->st, store_now(), &removed, &err))
-				pbx_log_warn("blacklist-prune-failed reason=%s", pbx_err_text(&err));
+				pbx_log_warn("blacklist-prune-failed reason=store-error "
+					     "detail=\"%s\"", pbx_err_text(&err));
 			else if (removed)
 				pbx_log_info("blacklist-expired entries=%d", removed);
 		}

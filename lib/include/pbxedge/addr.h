@@ -80,7 +80,9 @@ PBX_API bool pbx_addr_is_any(const struct pbx_addr *a);
 /* pbx_cidr_parse - parse a host ("192.0.2.1", "2001:db8::1") or a network
  * ("10.0.0.0/8", "2001:db8::/32").  A network with bits set below its
  * prefix is refused (it is almost always a typo), as are zone indices,
- * leading zeros and anything but the two standard forms.  Returns 0, or
+ * leading zeros and anything but the two standard forms.  An IPv4-mapped
+ * IPv6 network (::ffff:192.0.2.0/120) becomes the IPv4 network it means
+ * (192.0.2.0/24), as clients are matched unmapped.  Returns 0, or
  * PBX_E_INVALID with err naming what is wrong. */
 PBX_API int pbx_cidr_parse(struct pbx_span text, struct pbx_cidr *out, struct pbx_err *err);
 

@@ -133,6 +133,14 @@ PBX_API int pbx_span_to_u32(struct pbx_span s, uint32_t max, uint32_t *v);
  * PBX_E_NOSPACE if s does not fit (dst then holds an empty string). */
 PBX_API int pbx_span_copy(struct pbx_span s, char *dst, size_t n);
 
+/* pbx_span_escape - copy s into dst (capacity cap, NUL-terminated) with
+ * control characters and DEL written as \xNN and '\' as "\\", so that
+ * text from the network stays on one line and cannot drive a terminal.
+ * Stops early (at a whole escape) if dst is full, and then sets *cut (if
+ * cut is not NULL; it is left alone otherwise).  Returns the length
+ * written, without the NUL. */
+PBX_API size_t pbx_span_escape(struct pbx_span s, char *dst, size_t cap, bool *cut);
+
 /* ---- writer ---- */
 
 /* pbx_writer_init - write into buf (capacity cap) from its start. */

@@ -258,8 +258,9 @@ PBX_API int store_access_add(struct store *st, enum store_list_kind list, const 
 PBX_API int store_access_del(struct store *st, enum store_list_kind list, const char *cidr,
 			     struct pbx_err *err);
 
-/* store_blacklist_promote - turn the blacklist entry for cidr into a
- * whitelist entry, in one transaction. */
+/* store_blacklist_promote - turn the active blacklist entry for cidr into
+ * a whitelist entry, in one transaction (PBX_E_NOTFOUND if there is none:
+ * an expired entry cannot be promoted). */
 PBX_API int store_blacklist_promote(struct store *st, const char *cidr, struct pbx_err *err);
 
 /* store_blacklist_prune - delete blacklist entries that expired at or
