@@ -160,8 +160,10 @@ static int cmd_export(struct ctl *c, int argc, char **argv)
 	struct export_names e = { c, 0 };
 	if (store_query(c->st, STORE_Q_LISTENERS, NULL, export_listener, out, &c->err) ||
 	    store_query(c->st, STORE_Q_NAMES, NULL, export_name, &e, &c->err) < 0 || e.rc ||
-	    store_query(c->st, STORE_Q_WHITELIST, NULL, export_whitelist, out, &c->err) ||
-	    store_query(c->st, STORE_Q_BLACKLIST, NULL, export_blacklist, out, &c->err))
+	    /* Blacklist first: a whitelist entry added later may cover a
+	     * blacklist entry, which the other order would refuse. */
+	    store_query(c->st, STORE_Q_BLACKLIST, NULL, export_blacklist, out, &c->err) ||
+	    store_query(c->st, STORE_Q_WHITELIST, NULL, export_whitelist, out, &c->err))
 		return ctl_fail_err(c);
 	if (fflush(out) || ferror(out))
 		return ctl_fail(c, "cannot write the export: %s", pbx_strerror(-errno));
@@ -242,7 +244,8 @@ static int cmd_import(struct ctl *c, int argc, char **argv)
 		const char *why = NULL;
 		int n = ctl_split(p, words, IMPORT_MAX_WORDS, &why);
 		if (n < 0) {
-			fprintf(stderr, "rpctl import: %s:%d: %s\n", path, lineno, why);
+			fprintf(stderr, "rpctl import: %s:%d: %s; nothing was changed\n", path,
+				lineno, why);
 			rc = 2;
 		} else if (n > 0) {
 			c->importing = true;
@@ -250,8 +253,8 @@ static int cmd_import(struct ctl *c, int argc, char **argv)
 			rc = ctl_dispatch(c, n, words);
 			c->importing = false;
 			if (rc)
-				fprintf(stderr, "rpctl import: %s:%d: %s\n", path, lineno,
-					pbx_err_text(&c->err));
+				fprintf(stderr, "rpctl import: %s:%d: %s; nothing was changed\n",
+					path, lineno, pbx_err_text(&c->err));
 			commands++;
 		}
 		p = nl ? nl + 1 : NULL;
@@ -260,7 +263,6 @@ static int cmd_import(struct ctl *c, int argc, char **argv)
 	free(text);
 	if (rc) {
 		store_rollback(c->st);
-		fprintf(stderr, "rpctl import: nothing was changed\n");
 		return rc;
 	}
 	if (store_commit(c->st, &c->err))

@@ -58,6 +58,13 @@ static int show_json_row(void *arg, const struct store_col *cols, int ncols)
 	return 0;
 }
 
+static int stored_name(void *arg, const struct store_col *cols, int ncols)
+{
+	(void)ncols;
+	snprintf(arg, 256, "%s", cols[0].s);
+	return 0;
+}
+
 static int cmd_name_show(struct ctl *c, int argc, char **argv)
 {
 	static const struct { const char *key; enum store_query q; } parts[] = {
@@ -65,17 +72,20 @@ static int cmd_name_show(struct ctl *c, int argc, char **argv)
 		{ "allow_ip", STORE_Q_ALLOW_IP },
 		{ "allow_url", STORE_Q_ALLOW_URL },
 	};
+	char name[256] = "";
 	(void)argc;
-	if (store_name_exists(c->st, argv[0], &c->err))
+	/* The name as stored, whatever case it was asked for in. */
+	if (store_name_exists(c->st, argv[0], &c->err) ||
+	    store_query(c->st, STORE_Q_NAMES, argv[0], stored_name, name, &c->err))
 		return ctl_fail_err(c);
 	struct json j;
 	json_init(&j, c->out);
 	if (c->json) {
 		json_obj(&j);
 		json_key(&j, "name");
-		json_str(&j, argv[0]);
+		json_str(&j, name);
 	} else {
-		fprintf(c->out, "name %s\n", argv[0]);
+		fprintf(c->out, "name %s\n", name);
 	}
 	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
 		int rc;

@@ -105,9 +105,10 @@ static void help(FILE *out)
 		"Usage: rpctl [--db PATH] [--json] COMMAND [ARGS]\n"
 		"Administer pbxedge: configuration, blacklist and whitelist, status.\n\n"
 		"Global options (anywhere on the line):\n"
-		"  --db PATH   the store (default $PBXEDGE_DB, else %s)\n"
+		"  --db PATH   the store (also --db=PATH; default $PBXEDGE_DB, else\n"
+		"              %s)\n"
 		"  --json      print results as JSON\n"
-		"  --help      this text; 'rpctl COMMAND --help' for one command\n"
+		"  -h, --help  this text; 'rpctl COMMAND --help' for one command\n"
 		"  --version   print the version\n",
 		PBX_DEFAULT_DB);
 	for (size_t g = 0; g < N_GROUPS; g++) {

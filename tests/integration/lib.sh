@@ -1,0 +1,127 @@
+# lib.sh - helpers shared by the integration cases (sourced).
+#
+# Every case runs in its own temporary directory, removed on exit with
+# every process the case started.  PBX_BUILD points at the build tree.
+set -euo pipefail
+
+: "${PBX_BUILD:?PBX_BUILD must point at the meson build directory}"
+PBX_BUILD=$(cd "$PBX_BUILD" && pwd)
+RPCTL="$PBX_BUILD/ctl/rpctl"
+RPD="$PBX_BUILD/rpd/rpd"
+TURND="$PBX_BUILD/turnd/turnd"
+STUND="$PBX_BUILD/stund/stund"
+NATD="$PBX_BUILD/natd/natd"
+
+T=$(mktemp -d /tmp/pbx-it.XXXXXX)
+export PBXEDGE_DB="$T/pbxedge.db"
+PIDS=()
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]:-}"; do
+		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# need PROGRAM...: skip the case (exit 77) when a peer is missing.
+need() {
+	local p
+	for p in "$@"; do
+		command -v "$p" >/dev/null 2>&1 || { echo "SKIP: $p not installed" >&2; exit 77; }
+	done
+}
+
+# ok CMD...: the command must succeed.
+ok() {
+	"$@" || fail "expected success: $*"
+}
+
+# refuse STATUS PATTERN CMD...: the command must exit with STATUS and print
+# PATTERN (grep -E) on stderr, in one line.
+refuse() {
+	local want=$1 pattern=$2 out rc
+	shift 2
+	set +e
+	out=$("$@" 2>&1 >/dev/null)
+	rc=$?
+	set -e
+	[ "$rc" -eq "$want" ] || fail "expected exit $want, got $rc: $* ($out)"
+	printf '%s\n' "$out" | grep -Eq -- "$pattern" || fail "expected /$pattern/ from: $* (got: $out)"
+	[ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] || fail "expected one line from: $* (got: $out)"
+}
+
+# json CMD...: the command's output must be valid JSON.
+json() {
+	"$@" | python3 -c 'import json, sys; json.load(sys.stdin)' || fail "invalid JSON from: $*"
+}
+
+# start NAME CMD...: run a daemon in the background, log to $T/NAME.log.
+start() {
+	local name=$1
+	shift
+	"$@" >"$T/$name.log" 2>&1 &
+	PIDS+=("$!")
+	eval "PID_$name=$!"
+}
+
+# wait_log FILE PATTERN [SECONDS]
+wait_log() {
+	local file=$1 pattern=$2 secs=${3:-10} i
+	for ((i = 0; i < secs * 10; i++)); do
+		grep -Eq -- "$pattern" "$file" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "no /$pattern/ in $file within ${secs}s: $(tail -5 "$file" 2>/dev/null)"
+}
+
+# wait_exit PID [SECONDS]: wait for a child of this shell to exit and set
+# EXIT_STATUS; fail (after killing it) if it is still running after SECONDS.
+# Not for use inside $(...): only this shell can wait for its children.
+wait_exit() {
+	local pid=$1 secs=${2:-10} timer
+	(sleep "$secs"; kill -KILL "$pid" 2>/dev/null && echo "TIMEOUT: $pid killed after ${secs}s" >&2) &
+	timer=$!
+	set +e
+	wait "$pid"
+	EXIT_STATUS=$?
+	kill "$timer" 2>/dev/null
+	wait "$timer" 2>/dev/null
+	set -e
+	[ "$EXIT_STATUS" -ne 137 ] || fail "process $pid still running after ${secs}s"
+}
+
+# free_port: an unused TCP port on loopback.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# listening PORT: true if something listens on TCP PORT.
+listening() {
+	ss -Hltn "sport = :$1" | grep -q LISTEN
+}
+
+wait_listening() {
+	local port=$1 secs=${2:-10} i
+	for ((i = 0; i < secs * 10; i++)); do
+		listening "$port" && return 0
+		sleep 0.1
+	done
+	fail "nothing listens on port $port after ${secs}s"
+}
+
+wait_closed() {
+	local port=$1 secs=${2:-10} i
+	for ((i = 0; i < secs * 10; i++)); do
+		listening "$port" || return 0
+		sleep 0.1
+	done
+	fail "port $port still listening after ${secs}s"
+}
