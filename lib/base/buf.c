@@ -293,7 +293,7 @@ int pbx_span_copy(struct pbx_span s, char *dst, size_t n)
 	return 0;
 }
 
-size_t pbx_span_escape(struct pbx_span s, char *dst, size_t cap, bool *cut)
+static size_t escape(struct pbx_span s, char *dst, size_t cap, bool *cut, bool ascii)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0, i;
@@ -304,7 +304,7 @@ size_t pbx_span_escape(struct pbx_span s, char *dst, size_t cap, bool *cut)
 	}
 	for (i = 0; i < s.len; i++) {
 		unsigned char c = (unsigned char)s.p[i];
-		if (c >= 0x20 && c != 0x7f && c != '\\') {
+		if (c >= 0x20 && c != 0x7f && c != '\\' && !(ascii && c >= 0x80)) {
 			if (o + 1 >= cap)
 				break;
 			dst[o++] = (char)c;
@@ -326,6 +326,16 @@ size_t pbx_span_escape(struct pbx_span s, char *dst, size_t cap, bool *cut)
 		*cut = true;
 	dst[o] = '\0';
 	return o;
+}
+
+size_t pbx_span_escape(struct pbx_span s, char *dst, size_t cap, bool *cut)
+{
+	return escape(s, dst, cap, cut, false);
+}
+
+size_t pbx_span_escape_ascii(struct pbx_span s, char *dst, size_t cap, bool *cut)
+{
+	return escape(s, dst, cap, cut, true);
 }
 
 /* ---- writer ---- */

@@ -55,6 +55,7 @@ struct pbx_daemon {
 	struct opts o;
 	struct store *st;
 	struct store_snapshot *snap;
+	void *ctx; /* the daemon's context (def->prepare), one reference */
 	struct store_writer *writer;
 	struct pbx_worker *workers[MAX_WORKERS];
 	int n_workers;
@@ -252,10 +253,29 @@ static void install_snapshot(struct pbx_daemon *d, struct store_snapshot *snap)
 		worker_set_snapshot(d->workers[i], store_snapshot_ref(snap));
 }
 
+/* Let the daemon rebuild its context; hand a new one to every worker. */
+static void refresh_ctx(struct pbx_daemon *d, bool reloaded)
+{
+	if (!d->def->prepare)
+		return;
+	void *ctx = d->def->prepare(d->snap, d->ctx, reloaded);
+	if (ctx == d->ctx || !ctx)
+		return;
+	if (d->ctx)
+		d->def->ctx_unref(d->ctx);
+	d->ctx = ctx;
+	for (int i = 0; i < d->n_workers; i++) {
+		d->def->ctx_ref(ctx);
+		worker_set_ctx(d->workers[i], ctx);
+	}
+}
+
 static void flush_counters(struct pbx_daemon *d)
 {
 	for (size_t c = 0; c < d->def->n_counters; c++) {
 		uint64_t total = 0;
+		if (!d->def->counters[c])
+			continue; /* a slot the daemon does not use */
 		for (int i = 0; i < d->n_workers; i++)
 			total += worker_counter(d->workers[i], c);
 		store_writer_counter(d->writer, d->def->counters[c], total);
@@ -281,8 +301,12 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 		} else {
 			install_snapshot(d, snap);
 			log_snapshot(d, "config-reloaded");
+			refresh_ctx(d, true);
+			changed = true;
 		}
 	}
+	if (!changed && !d->draining)
+		refresh_ctx(d, false);
 	if (!d->draining) {
 		/* Sockets that failed to bind are retried every poll. */
 		sync_sockets(d, false);
@@ -711,6 +735,8 @@ static void cleanup(struct pbx_daemon *d)
 	for (int i = 0; i < d->n_workers; i++)
 		worker_free(d->workers[i]);
 	d->n_workers = 0;
+	if (d->ctx)
+		d->def->ctx_unref(d->ctx);
 	store_snapshot_unref(d->snap);
 	store_close(d->st);
 	struct event **evs[] = { &d->ev_term, &d->ev_int, &d->ev_hup, &d->ev_poll, &d->ev_drain };
@@ -806,6 +832,19 @@ static int start(struct pbx_daemon *d)
 			return 1;
 		}
 		pbx_log_info("privileges-dropped user=%s uid=%d", pw->pw_name, (int)pw->pw_uid);
+	}
+	if (d->def->prepare) {
+		/* After the privilege drop: what the context reads (keys,
+		 * certificates) must be readable as the service user, as it
+		 * will be on every reload. */
+		if (!(d->ctx = d->def->prepare(d->snap, NULL, true))) {
+			pbx_log_error("start-failed reason=prepare-failed");
+			return 1;
+		}
+		for (int i = 0; i < d->n_workers; i++) {
+			d->def->ctx_ref(d->ctx);
+			worker_set_ctx(d->workers[i], d->ctx);
+		}
 	}
 	if (store_writer_start(d->o.db, d->def->name, &d->writer, &err)) {
 		pbx_log_error("start-failed reason=store-error detail=\"%s\"",

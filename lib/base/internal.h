@@ -19,6 +19,8 @@ void worker_add_socket(struct pbx_worker *w, const struct pbx_listen_spec *spec,
 void worker_del_socket(struct pbx_worker *w, const char *key);
 /* Give the worker a snapshot reference (it drops it later). */
 void worker_set_snapshot(struct pbx_worker *w, struct store_snapshot *snap);
+/* Give the worker a daemon context reference (it drops it later). */
+void worker_set_ctx(struct pbx_worker *w, void *ctx);
 /* Stop accepting: close every socket, mark the worker draining. */
 void worker_drain(struct pbx_worker *w);
 /* Stop the event loop (closing the worker's sockets) and join the thread. */

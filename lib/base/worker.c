@@ -15,13 +15,14 @@
 
 #include "internal.h"
 
-enum wcmd_type { C_ADD, C_DEL, C_SNAP, C_DRAIN, C_EXIT };
+enum wcmd_type { C_ADD, C_DEL, C_SNAP, C_CTX, C_DRAIN, C_EXIT };
 
 struct wcmd {
 	enum wcmd_type type;
 	struct pbx_listen_spec spec;
 	int fd;
 	struct store_snapshot *snap;
+	void *ctx;
 	struct wcmd *next;
 };
 
@@ -40,6 +41,8 @@ struct pbx_worker {
 	pthread_mutex_t lock;
 	struct wcmd *head, *tail;
 	struct store_snapshot *snap;
+	void *ctx;
+	void *data;
 	const struct pbx_daemon_def *def;
 	struct pbx_daemon *d;
 	struct store_writer *writer;
@@ -62,6 +65,27 @@ int pbx_worker_index(const struct pbx_worker *w)
 struct store_snapshot *pbx_worker_snapshot(struct pbx_worker *w)
 {
 	return w->snap;
+}
+
+void *pbx_worker_ctx(struct pbx_worker *w)
+{
+	return w->ctx;
+}
+
+void pbx_worker_set_data(struct pbx_worker *w, void *data)
+{
+	w->data = data;
+}
+
+void *pbx_worker_data(struct pbx_worker *w)
+{
+	return w->data;
+}
+
+static void drop_ctx(struct pbx_worker *w, void *ctx)
+{
+	if (ctx && w->def->ctx_unref)
+		w->def->ctx_unref(ctx);
 }
 
 void pbx_worker_session_begin(struct pbx_worker *w)
@@ -151,6 +175,10 @@ static void run_commands(evutil_socket_t fd, short what, void *arg)
 			store_snapshot_unref(w->snap);
 			w->snap = c->snap;
 			break;
+		case C_CTX:
+			drop_ctx(w, w->ctx);
+			w->ctx = c->ctx;
+			break;
 		case C_DRAIN:
 			atomic_store(&w->draining, true);
 			for (int i = 0; i < PBX_MAX_LISTEN; i++)
@@ -161,6 +189,8 @@ static void run_commands(evutil_socket_t fd, short what, void *arg)
 			for (int i = 0; i < PBX_MAX_LISTEN; i++)
 				if (w->socks[i].used)
 					close_socket(w, &w->socks[i]);
+			if (w->def->worker_stop)
+				w->def->worker_stop(w);
 			event_base_loopbreak(w->base);
 			break;
 		}
@@ -264,6 +294,13 @@ void worker_set_snapshot(struct pbx_worker *w, struct store_snapshot *snap)
 	post(w, c);
 }
 
+void worker_set_ctx(struct pbx_worker *w, void *ctx)
+{
+	struct wcmd *c = cmd(C_CTX);
+	c->ctx = ctx;
+	post(w, c);
+}
+
 void worker_drain(struct pbx_worker *w)
 {
 	post(w, cmd(C_DRAIN));
@@ -287,9 +324,11 @@ void worker_free(struct pbx_worker *w)
 		if (c->fd >= 0)
 			close(c->fd);
 		store_snapshot_unref(c->snap);
+		drop_ctx(w, c->ctx);
 		free(c);
 	}
 	store_snapshot_unref(w->snap);
+	drop_ctx(w, w->ctx);
 	event_free(w->wake);
 	event_base_free(w->base);
 	pthread_mutex_destroy(&w->lock);

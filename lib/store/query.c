@@ -49,6 +49,9 @@ static const char *const queries[] = {
 		"SELECT user, realm, created FROM turn_account ORDER BY user",
 	[STORE_Q_TURN_SECRETS] =
 		"SELECT id, created FROM turn_secret ORDER BY id",
+	[STORE_Q_REFUSED] =
+		"SELECT at, daemon, service, source, reason, offset, excerpt FROM refused_message "
+		"ORDER BY service, id DESC",
 };
 
 #define MAX_COLS 16

@@ -36,6 +36,12 @@ static const struct store_setting_info infos[STORE_SETTING_COUNT] = {
 	[STORE_SET_RPD_TRUST_CA] = {
 		"rpd.trust-ca", STORE_SETTING_PATH, "", 0, 4095, NULL,
 		"PEM file of CA certificates that client certificates are verified against" },
+	[STORE_SET_RPD_TARGET_CA] = {
+		"rpd.target-ca", STORE_SETTING_PATH, "", 0, 4095, NULL,
+		"PEM file of CA certificates that TLS targets are verified against (none: not verified)" },
+	[STORE_SET_RPD_IPV6_PREFIX] = {
+		"rpd.ipv6-prefix", STORE_SETTING_INT, "64", 32, 128, "bits",
+		"IPv6 sources are counted and blacklisted per network of this prefix length" },
 	[STORE_SET_NATD_SERVERS] = {
 		"natd.servers", STORE_SETTING_STUN_SERVERS, "", 0, 1024, NULL,
 		"STUN servers: a[:port],b[:port] are redundant, ';' separates logical servers" },

@@ -164,17 +164,25 @@ static bool live(int64_t expires, int64_t now)
 	return expires == 0 || expires > now;
 }
 
-static bool access_match(const struct access_set *set, const struct pbx_addr *a, int64_t now)
+static bool access_match(const struct access_set *set, const struct pbx_addr *a, int64_t now,
+			 struct pbx_cidr *entry)
 {
 	struct pbx_cidr host;
 	if (pbx_cidr_from_addr(a, &host))
 		return false;
 	const struct access_host *h = host_find(set, host.family, host.ip);
-	if (h && live(h->expires, now))
+	if (h && live(h->expires, now)) {
+		if (entry)
+			*entry = host;
 		return true;
-	for (size_t i = 0; i < set->n_nets; i++)
-		if (live(set->nets[i].expires, now) && pbx_cidr_contains(&set->nets[i].net, a))
+	}
+	for (size_t i = 0; i < set->n_nets; i++) {
+		if (live(set->nets[i].expires, now) && pbx_cidr_contains(&set->nets[i].net, a)) {
+			if (entry)
+				*entry = set->nets[i].net;
 			return true;
+		}
+	}
 	return false;
 }
 
@@ -574,14 +582,20 @@ const struct store_name *store_snapshot_name(const struct store_snapshot *s,
 
 bool store_snapshot_whitelisted(const struct store_snapshot *s, const struct pbx_addr *a)
 {
-	return access_match(&s->priv->list[STORE_WHITELIST], a, 0);
+	return access_match(&s->priv->list[STORE_WHITELIST], a, 0, NULL);
+}
+
+bool store_snapshot_blacklist_entry(const struct store_snapshot *s, const struct pbx_addr *a,
+				    int64_t now, struct pbx_cidr *entry)
+{
+	return access_match(&s->priv->list[STORE_BLACKLIST], a, now, entry) &&
+	       !store_snapshot_whitelisted(s, a);
 }
 
 bool store_snapshot_blacklisted(const struct store_snapshot *s, const struct pbx_addr *a,
 				int64_t now)
 {
-	return access_match(&s->priv->list[STORE_BLACKLIST], a, now) &&
-	       !store_snapshot_whitelisted(s, a);
+	return store_snapshot_blacklist_entry(s, a, now, NULL);
 }
 
 size_t store_snapshot_access_count(const struct store_snapshot *s, enum store_list_kind list)

@@ -21,12 +21,12 @@
 #define HEARTBEAT_S 5
 #define PRUNE_S 60
 
-enum wmsg_type { W_STATE, W_COUNTER, W_EVENT };
+enum wmsg_type { W_STATE, W_COUNTER, W_EVENT, W_BLACKLIST, W_HIT, W_REFUSED };
 
 struct wmsg {
 	enum wmsg_type type;
 	int64_t at;
-	uint64_t value;
+	uint64_t value;    /* counter value, hits, offset, expiry */
 	char name[48];     /* counter name, or state */
 	char source[PBX_CIDRSTRLEN];
 	char service[64];
@@ -100,6 +100,37 @@ void store_writer_event(struct store_writer *w, const struct pbx_addr *source,
 	enqueue(w, &m);
 }
 
+void store_writer_blacklist(struct store_writer *w, const struct pbx_cidr *net,
+			    int64_t expires, const char *reason)
+{
+	struct wmsg m = { .type = W_BLACKLIST, .at = store_now(), .value = (uint64_t)expires };
+	pbx_cidr_format(net, m.source, sizeof m.source);
+	copy_clean(m.detail, sizeof m.detail, reason);
+	enqueue(w, &m);
+}
+
+void store_writer_hit(struct store_writer *w, const struct pbx_cidr *net, uint64_t n)
+{
+	struct wmsg m = { .type = W_HIT, .at = store_now(), .value = n };
+	pbx_cidr_format(net, m.source, sizeof m.source);
+	enqueue(w, &m);
+}
+
+void store_writer_refused(struct store_writer *w, const char *service,
+			  const struct pbx_addr *source, const char *reason, size_t offset,
+			  const void *bytes, size_t len)
+{
+	struct wmsg m = { .type = W_REFUSED, .at = store_now(), .value = offset };
+	struct pbx_cidr c;
+	if (pbx_cidr_from_addr(source, &c) == 0)
+		pbx_cidr_format(&c, m.source, sizeof m.source);
+	copy_clean(m.service, sizeof m.service, service);
+	copy_clean(m.reason, sizeof m.reason, reason);
+	struct pbx_span sp = { bytes, len };
+	pbx_span_escape_ascii(sp, m.detail, sizeof m.detail, NULL);
+	enqueue(w, &m);
+}
+
 uint64_t store_writer_dropped(struct store_writer *w)
 {
 	return atomic_load(&w->dropped);
@@ -138,6 +169,41 @@ static int apply(struct store_writer *w, const struct wmsg *m, struct pbx_err *e
 		sqlite3_bind_text(stmt, 3, m->service, -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 5, m->reason, -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, 6, m->detail, -1, SQLITE_STATIC);
+		break;
+	case W_BLACKLIST: {
+		/* Through the same checks as rpctl's: a whitelisted source is
+		 * refused, a manual entry is kept.  Neither fails the batch. */
+		struct pbx_err e2;
+		rc = store_access_add(w->st, STORE_BLACKLIST, m->source, (int64_t)m->value, true,
+				      m->detail, &e2);
+		if (rc == PBX_E_INVALID) {
+			pbx_log_notice("blacklist-not-added network=%s reason=refused detail=\"%s\"",
+				       m->source, pbx_err_text(&e2));
+			return 0;
+		}
+		if (rc)
+			*err = e2;
+		return rc;
+	}
+	case W_HIT:
+		rc = store_prepare(w->st, "UPDATE blacklist SET hits = hits + ?2 WHERE network = ?1",
+				   &stmt, err);
+		if (rc)
+			return rc;
+		sqlite3_bind_text(stmt, 1, m->source, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 2, (int64_t)m->value);
+		return store_step_done(w->st, stmt, err, "writer");
+	case W_REFUSED:
+		rc = store_prepare(w->st, "INSERT INTO refused_message (daemon, at, service, source, "
+				   "reason, offset, excerpt) VALUES (?1, ?4, ?2, ?3, ?5, ?6, ?7)",
+				   &stmt, err);
+		if (rc)
+			return rc;
+		sqlite3_bind_text(stmt, 2, m->service, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 3, m->source, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 5, m->reason, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 6, (int64_t)m->value);
+		sqlite3_bind_text(stmt, 7, m->detail, -1, SQLITE_STATIC);
 		break;
 	default:
 		return 0;

@@ -141,6 +141,11 @@ PBX_API int pbx_span_copy(struct pbx_span s, char *dst, size_t n);
  * written, without the NUL. */
 PBX_API size_t pbx_span_escape(struct pbx_span s, char *dst, size_t cap, bool *cut);
 
+/* pbx_span_escape_ascii - as pbx_span_escape, and bytes from 0x80 up are
+ * written as \xNN too: for bytes that need not be text at all (an LDAP
+ * message), so that the result is plain ASCII. */
+PBX_API size_t pbx_span_escape_ascii(struct pbx_span s, char *dst, size_t cap, bool *cut);
+
 /* ---- writer ---- */
 
 /* pbx_writer_init - write into buf (capacity cap) from its start. */

@@ -38,7 +38,8 @@ struct pbx_listen_spec {
 struct pbx_daemon_def {
 	const char *name;     /* "rpd": log ident, status row, setting prefix */
 	const char *summary;  /* one line for --help */
-	/* Counter names; workers add to them by index (pbx_worker_count). */
+	/* Counter names; workers add to them by index (pbx_worker_count).  A
+	 * NULL name is a slot that is not reported. */
 	const char *const *counters;
 	size_t n_counters;
 	/* Most worker threads (0: as many as CPUs). */
@@ -56,6 +57,20 @@ struct pbx_daemon_def {
 	/* In a worker: stop using a socket (reload removed it, or draining);
 	 * the daemon closes the descriptor. */
 	void (*socket_close)(struct pbx_worker *w, void *handle);
+	/* The daemon's own shared context (TLS credentials, resolved targets
+	 * ...), built in the main thread from the snapshot: at start-up
+	 * (prev NULL, reloaded true), after every reload (reloaded true) and
+	 * once per poll tick (reloaded false, to notice replaced files or
+	 * stale DNS).  Return prev to keep it, or a new context holding one
+	 * reference (the skeleton then drops its reference on prev); NULL at
+	 * start-up fails the start.  Every worker gets the newest context;
+	 * ctx_ref/ctx_unref manage the references (any thread). */
+	void *(*prepare)(const struct store_snapshot *snap, void *prev, bool reloaded);
+	void (*ctx_ref)(void *ctx);
+	void (*ctx_unref)(void *ctx);
+	/* In a worker, when it stops (after its sockets are closed): free what
+	 * the daemon keeps per worker, such as live connections. */
+	void (*worker_stop)(struct pbx_worker *w);
 };
 
 /* pbx_daemon_main - run the daemon described by def with argv; returns the
@@ -68,6 +83,15 @@ PBX_API struct event_base *pbx_worker_base(struct pbx_worker *w);
 
 /* pbx_worker_index - 0 .. workers-1. */
 PBX_API int pbx_worker_index(const struct pbx_worker *w);
+
+/* pbx_worker_ctx - the worker's current daemon context (see prepare),
+ * borrowed like the snapshot; take a reference with ctx_ref to keep it. */
+PBX_API void *pbx_worker_ctx(struct pbx_worker *w);
+
+/* pbx_worker_set_data / pbx_worker_data - a pointer the daemon keeps per
+ * worker (its thread only). */
+PBX_API void pbx_worker_set_data(struct pbx_worker *w, void *data);
+PBX_API void *pbx_worker_data(struct pbx_worker *w);
 
 /* pbx_worker_snapshot - the worker's current snapshot, borrowed: valid
  * until the worker's callback returns.  Take a reference

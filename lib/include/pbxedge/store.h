@@ -139,6 +139,8 @@ enum store_setting {
 	STORE_SET_RPD_TLS_KEY,
 	STORE_SET_RPD_TLS_PRIORITY,
 	STORE_SET_RPD_TRUST_CA,
+	STORE_SET_RPD_TARGET_CA,
+	STORE_SET_RPD_IPV6_PREFIX,
 	STORE_SET_NATD_SERVERS,
 	STORE_SET_NATD_INTERVAL_S,
 	STORE_SETTING_COUNT
@@ -296,6 +298,7 @@ enum store_query {
 	STORE_Q_NAT,          /* server_index, server, at, external, mapping, ... */
 	STORE_Q_TURN_ACCOUNTS,/* user, realm, created */
 	STORE_Q_TURN_SECRETS, /* id, created */
+	STORE_Q_REFUSED,      /* at, daemon, service, source, reason, offset, excerpt */
 };
 
 /* store_query - call fn for each row of query q, in a stable order.  With
@@ -372,6 +375,12 @@ PBX_API const struct store_name *store_snapshot_name(const struct store_snapshot
 PBX_API bool store_snapshot_blacklisted(const struct store_snapshot *s,
 					const struct pbx_addr *a, int64_t now);
 
+/* store_snapshot_blacklist_entry - as store_snapshot_blacklisted, and
+ * *entry (may be NULL) gets the blacklist entry that matched. */
+PBX_API bool store_snapshot_blacklist_entry(const struct store_snapshot *s,
+					    const struct pbx_addr *a, int64_t now,
+					    struct pbx_cidr *entry);
+
 /* store_snapshot_whitelisted - true if a's address is covered by a
  * whitelist entry. */
 PBX_API bool store_snapshot_whitelisted(const struct store_snapshot *s,
@@ -409,6 +418,23 @@ PBX_API void store_writer_counter(struct store_writer *w, const char *name, uint
 /* store_writer_event - record a suspicious event from source. */
 PBX_API void store_writer_event(struct store_writer *w, const struct pbx_addr *source,
 				const char *service, const char *reason, const char *detail);
+
+/* store_writer_blacklist - add an automatic blacklist entry for net until
+ * expires (a manual entry for it is kept; a whitelisted one is refused and
+ * logged). */
+PBX_API void store_writer_blacklist(struct store_writer *w, const struct pbx_cidr *net,
+				    int64_t expires, const char *reason);
+
+/* store_writer_hit - count n requests dropped because of the blacklist
+ * entry net (added to its hits; coalesced per batch). */
+PBX_API void store_writer_hit(struct store_writer *w, const struct pbx_cidr *net, uint64_t n);
+
+/* store_writer_refused - keep what was refused as it arrived (the newest
+ * few per service): the first bytes (escaped), where the input broke a
+ * rule, and why. */
+PBX_API void store_writer_refused(struct store_writer *w, const char *service,
+				  const struct pbx_addr *source, const char *reason,
+				  size_t offset, const void *bytes, size_t len);
 
 /* store_writer_dropped - messages dropped because the queue was full. */
 PBX_API uint64_t store_writer_dropped(struct store_writer *w);
