@@ -1,26 +1,17 @@
-/* main.c - rpd, the reverse proxy: one TCP listener per configured service
- * type, connections checked against the blacklist as they are accepted. */
+/* main.c - rpd, the reverse proxy for HTTP(S), SIP(S) and LDAP(S): one TCP
+ * listener per configured service type whose family has an inspector;
+ * every accepted connection goes to conn.c. */
 #include <event2/listener.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <pbxedge/daemon.h>
 #include <pbxedge/log.h>
 
+#include "conn.h"
+#include "ctx.h"
 #include "route.h"
-
-enum rpd_counter {
-	C_ACCEPTED,
-	C_BLACKLISTED,
-	C_REFUSED,
-	C_COUNT
-};
-
-static const char *const counters[C_COUNT] = {
-	[C_ACCEPTED] = "connections-accepted",
-	[C_BLACKLISTED] = "connections-blacklisted",
-	[C_REFUSED] = "connections-refused",
-};
 
 struct rpd_listener {
 	struct pbx_worker *w;
@@ -32,7 +23,7 @@ static size_t rpd_listeners(const struct store_snapshot *snap, struct pbx_listen
 {
 	size_t n = 0;
 	for (int p = 0; p < STORE_PROTO_COUNT; p++) {
-		if (!snap->listener[p].on)
+		if (!snap->listener[p].on || !pbx_inspector_for(store_proto_family(p)))
 			continue;
 		struct pbx_listen_spec *s = &specs[n++];
 		snprintf(s->key, sizeof s->key, "%s", store_proto_name((enum store_proto)p));
@@ -43,37 +34,36 @@ static size_t rpd_listeners(const struct store_snapshot *snap, struct pbx_listen
 	return n;
 }
 
+static struct rpd_worker *worker_state(struct pbx_worker *w)
+{
+	struct rpd_worker *rw = pbx_worker_data(w);
+	if (!rw && (rw = calloc(1, sizeof *rw))) {
+		rw->w = w;
+		pbx_worker_set_data(w, rw);
+	}
+	return rw;
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		      int len, void *arg)
 {
 	struct rpd_listener *rl = arg;
 	struct pbx_addr peer;
-	char text[PBX_ADDRSTRLEN] = "?";
+	struct rpd_worker *rw = worker_state(rl->w);
 	(void)l;
-	pbx_worker_count(rl->w, C_ACCEPTED, 1);
-	if (pbx_addr_from_sockaddr(&peer, sa, (socklen_t)len) == 0) {
-		pbx_addr_unmap(&peer, &peer);
-		pbx_addr_format(&peer, text, sizeof text);
-		if (store_snapshot_blacklisted(pbx_worker_snapshot(rl->w), &peer, store_now())) {
-			pbx_worker_count(rl->w, C_BLACKLISTED, 1);
-			pbx_log_debug("connection-dropped service=%s client=%s reason=blacklisted",
-				      store_proto_name(rl->proto), text);
-			close(fd);
-			return;
-		}
+	if (!rw || pbx_addr_from_sockaddr(&peer, sa, (socklen_t)len)) {
+		close(fd);
+		return;
 	}
-	/* No protocol inspector is wired to the listeners yet: every
-	 * connection is closed at once, and says so. */
-	pbx_worker_count(rl->w, C_REFUSED, 1);
-	pbx_log_info("connection-refused service=%s client=%s reason=no-inspector",
-		     store_proto_name(rl->proto), text);
-	close(fd);
+	pbx_addr_unmap(&peer, &peer);
+	conn_accept(rw, rl->proto, fd, &peer);
 }
 
 static void *rpd_socket_open(struct pbx_worker *w, const struct pbx_listen_spec *spec, int fd)
 {
 	struct rpd_listener *rl = calloc(1, sizeof *rl);
-	if (!rl) {
+	if (!rl || !worker_state(w)) {
+		free(rl);
 		close(fd);
 		return NULL;
 	}
@@ -98,18 +88,49 @@ static void rpd_socket_close(struct pbx_worker *w, void *handle)
 	free(rl);
 }
 
-static const struct pbx_daemon_def rpd_def = {
-	.name = "rpd",
-	.summary = "pbxedge reverse proxy for HTTP(S), SIP(S), H.323(/TLS) and LDAP(S).",
-	.counters = counters,
-	.n_counters = C_COUNT,
-	.listeners = rpd_listeners,
-	.check = route_check,
-	.socket_open = rpd_socket_open,
-	.socket_close = rpd_socket_close,
-};
+static void rpd_worker_stop(struct pbx_worker *w)
+{
+	struct rpd_worker *rw = pbx_worker_data(w);
+	if (!rw)
+		return;
+	conn_close_all(rw);
+	free(rw);
+	pbx_worker_set_data(w, NULL);
+}
 
 int main(int argc, char **argv)
 {
+	/* Counter names: fixed ones, then one per refusal reason. */
+	static char refused[PBX_R_COUNT][48];
+	static const char *counters[C_COUNT] = {
+		[C_ACCEPTED] = "connections-accepted",
+		[C_BLACKLISTED] = "connections-blacklisted",
+		[C_ROUTED] = "connections-routed",
+		[C_REQUESTS] = "requests-routed",
+		[C_SUSPICIOUS] = "suspicious",
+		[C_BLACKLIST_ADDED] = "blacklist-added",
+		[C_BYTES_UP] = "bytes-up",
+		[C_BYTES_DOWN] = "bytes-down",
+	};
+	for (int r = 0; r < PBX_R_COUNT; r++) {
+		if (r == PBX_R_NONE)
+			continue; /* no counter: nothing is refused for no reason */
+		snprintf(refused[r], sizeof refused[r], "refused-%s", pbx_reason_name(r));
+		counters[C_REFUSED_BASE + r] = refused[r];
+	}
+	static const struct pbx_daemon_def rpd_def = {
+		.name = "rpd",
+		.summary = "pbxedge reverse proxy for HTTP(S), SIP(S) and LDAP(S).",
+		.counters = counters,
+		.n_counters = C_COUNT,
+		.listeners = rpd_listeners,
+		.check = route_check,
+		.socket_open = rpd_socket_open,
+		.socket_close = rpd_socket_close,
+		.prepare = ctx_prepare,
+		.ctx_ref = ctx_ref,
+		.ctx_unref = ctx_unref,
+		.worker_stop = rpd_worker_stop,
+	};
 	return pbx_daemon_main(&rpd_def, argc, argv);
 }

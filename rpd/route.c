@@ -3,6 +3,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pbxedge/http.h>
+
 #include "route.h"
 
 bool route_encryption(const struct store_target *t, bool client_tls, uint16_t *port,
@@ -18,6 +20,39 @@ bool route_encryption(const struct store_target *t, bool client_tls, uint16_t *p
 		return false;
 	}
 	return true;
+}
+
+enum pbx_reason route_decide(const struct store_snapshot *snap, enum store_proto proto,
+			     const struct pbx_verdict *v, const struct pbx_addr *client,
+			     struct route *out)
+{
+	enum store_family f = store_proto_family(proto);
+	memset(out, 0, sizeof *out);
+	if (!v->name.len)
+		return PBX_R_NO_NAME;
+	const struct store_name *n = store_snapshot_name(snap, v->name);
+	if (!n)
+		return PBX_R_UNKNOWN_NAME;
+	const struct store_target *t = &n->target[f];
+	if (!t->host || !route_encryption(t, store_proto_tls(proto), &out->port, &out->tls))
+		return PBX_R_NO_TARGET;
+	if (n->n_allow[f]) {
+		bool ok = false;
+		for (size_t i = 0; i < n->n_allow[f] && !ok; i++)
+			ok = pbx_cidr_contains(&n->allow[f][i], client);
+		if (!ok)
+			return PBX_R_SOURCE_DENIED;
+	}
+	if (f == STORE_FAMILY_HTTP && n->n_urls) {
+		bool ok = false;
+		for (size_t i = 0; i < n->n_urls && !ok; i++)
+			ok = pbx_url_allowed(v->url, n->urls[i]);
+		if (!ok)
+			return PBX_R_URL_DENIED;
+	}
+	out->name = n;
+	out->target = t;
+	return PBX_R_NONE;
 }
 
 static int check_file(FILE *out, const struct store_snapshot *snap, enum store_setting s,
@@ -48,7 +83,9 @@ int route_check(const struct store_snapshot *snap, FILE *out)
 			continue;
 		char a[PBX_ADDRSTRLEN];
 		pbx_addr_format(&l->addr, a, sizeof a);
-		fprintf(out, "  %-6s %s\n", store_proto_name((enum store_proto)p), a);
+		fprintf(out, "  %-6s %s%s\n", store_proto_name((enum store_proto)p), a,
+			pbx_inspector_for(store_proto_family((enum store_proto)p))
+				? "" : "  (not served by this version)");
 		any_tls |= store_proto_tls((enum store_proto)p);
 	}
 	if (any_tls) {
@@ -57,6 +94,8 @@ int route_check(const struct store_snapshot *snap, FILE *out)
 	}
 	if (*snap->setting_str[STORE_SET_RPD_TRUST_CA])
 		problems += check_file(out, snap, STORE_SET_RPD_TRUST_CA, "");
+	if (*snap->setting_str[STORE_SET_RPD_TARGET_CA])
+		problems += check_file(out, snap, STORE_SET_RPD_TARGET_CA, "");
 
 	fprintf(out, "names:%s\n", snap->n_names ? "" : " none");
 	for (size_t i = 0; i < snap->n_names; i++) {
