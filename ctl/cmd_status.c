@@ -67,9 +67,28 @@ static int counter_row(void *arg, const struct store_col *cols, int ncols)
 		json_key(l->j, "value");
 		json_int(l->j, cols[2].i);
 		json_end_obj(l->j);
-	} else {
+	} else if (cols[2].i) {
 		fprintf(l->c->out, "  %-6s %-32s %lld\n", cols[0].s, cols[1].s,
 			(long long)cols[2].i);
+	}
+	return 0;
+}
+
+static int refused_row(void *arg, const struct store_col *cols, int ncols)
+{
+	struct lines *l = arg;
+	if (l->c->json) {
+		json_obj(l->j);
+		for (int i = 0; i < ncols; i++) {
+			json_key(l->j, cols[i].name);
+			json_col(l->j, &cols[i]);
+		}
+		json_end_obj(l->j);
+	} else {
+		char t[32];
+		ctl_time(cols[0].i, t, sizeof t);
+		fprintf(l->c->out, "  %s %-6s %-40s %s at byte %lld\n    %s\n", t, cols[2].s,
+			cols[3].s, cols[4].s, (long long)cols[5].i, cols[6].s);
 	}
 	return 0;
 }
@@ -181,6 +200,11 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 		if (rc == 0)
 			rc = store_query(c->st, STORE_Q_EVENTS, NULL, event_row, &l, &c->err);
 		json_end_arr(&j);
+		json_key(&j, "refused");
+		json_arr(&j);
+		if (rc == 0)
+			rc = store_query(c->st, STORE_Q_REFUSED, NULL, refused_row, &l, &c->err);
+		json_end_arr(&j);
 		json_end_obj(&j);
 		json_done(&j);
 	} else {
@@ -208,11 +232,14 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 			}
 			fprintf(c->out, "\n");
 		}
-		fprintf(c->out, "\ncounters (since each daemon started):\n");
+		fprintf(c->out, "\ncounters (since each daemon started; zeros left out):\n");
 		rc = store_query(c->st, STORE_Q_COUNTERS, NULL, counter_row, &l, &c->err);
 		fprintf(c->out, "\nrecent suspicious events:\n");
 		if (rc == 0)
 			rc = store_query(c->st, STORE_Q_EVENTS, NULL, event_row, &l, &c->err);
+		fprintf(c->out, "\nlast refused messages per service, as received:\n");
+		if (rc == 0)
+			rc = store_query(c->st, STORE_Q_REFUSED, NULL, refused_row, &l, &c->err);
 	}
 	store_snapshot_unref(snap);
 	return rc ? ctl_fail_err(c) : 0;
@@ -220,8 +247,8 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 
 static const struct ctl_cmd cmds[] = {
 	{ "status", NULL, 0, 0, 0, CTL_READ, cmd_status,
-	  "show the store, configuration problems, daemons, counters and recent "
-	  "suspicious events" },
+	  "show the store, configuration problems, daemons, counters, recent "
+	  "suspicious events and the last refused messages per service" },
 };
 
 const struct ctl_group ctl_group_status = { "Status", cmds, sizeof cmds / sizeof cmds[0] };

@@ -28,6 +28,12 @@ trap cleanup EXIT
 
 fail() {
 	echo "FAIL: $*" >&2
+	local f
+	for f in "$T"/*.log; do
+		[ -f "$f" ] || continue
+		echo "--- last lines of $(basename "$f"):" >&2
+		tail -n 15 "$f" >&2
+	done
 	exit 1
 }
 
@@ -82,20 +88,36 @@ wait_log() {
 	fail "no /$pattern/ in $file within ${secs}s: $(tail -5 "$file" 2>/dev/null)"
 }
 
+# wait_count FILE PATTERN N [SECONDS]: until PATTERN matches N lines.
+wait_count() {
+	local file=$1 pattern=$2 n=$3 secs=${4:-10} i
+	for ((i = 0; i < secs * 10; i++)); do
+		[ "$(grep -Ec -- "$pattern" "$file" 2>/dev/null)" -ge "$n" ] && return 0
+		sleep 0.1
+	done
+	fail "fewer than $n /$pattern/ in $file within ${secs}s"
+}
+
 # wait_exit PID [SECONDS]: wait for a child of this shell to exit and set
 # EXIT_STATUS; fail (after killing it) if it is still running after SECONDS.
 # Not for use inside $(...): only this shell can wait for its children.
 wait_exit() {
-	local pid=$1 secs=${2:-10} timer
-	(sleep "$secs"; kill -KILL "$pid" 2>/dev/null && echo "TIMEOUT: $pid killed after ${secs}s" >&2) &
-	timer=$!
+	local pid=$1 secs=${2:-10} i state
+	for ((i = 0; i < secs * 10; i++)); do
+		# A child that exited is a zombie until waited for.
+		state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1 || true)
+		[ -z "$state" ] || [ "$state" = Z ] && break
+		sleep 0.1
+	done
+	state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1 || true)
+	if [ -n "$state" ] && [ "$state" != Z ]; then
+		kill -KILL "$pid" 2>/dev/null
+		fail "process $pid still running after ${secs}s"
+	fi
 	set +e
 	wait "$pid"
 	EXIT_STATUS=$?
-	kill "$timer" 2>/dev/null
-	wait "$timer" 2>/dev/null
 	set -e
-	[ "$EXIT_STATUS" -ne 137 ] || fail "process $pid still running after ${secs}s"
 }
 
 # free_port: an unused TCP port on loopback.
@@ -124,4 +146,69 @@ wait_closed() {
 		sleep 0.1
 	done
 	fail "port $port still listening after ${secs}s"
+}
+
+# make_certs DIR NAME...: a test CA and a server certificate for the names
+# (DNS names and IP addresses), made with certtool.  Files: DIR/ca.pem,
+# DIR/server.pem (chain), DIR/server.key, and DIR/client.pem/.key signed by
+# the same CA.
+make_certs() {
+	local dir=$1
+	shift
+	mkdir -p "$dir"
+	certtool --generate-privkey --key-type ecdsa --outfile "$dir/ca.key" 2>/dev/null
+	cat >"$dir/ca.tmpl" <<TMPL
+cn = "pbxedge test CA"
+ca
+cert_signing_key
+expiration_days = 30
+TMPL
+	certtool --generate-self-signed --load-privkey "$dir/ca.key" --template "$dir/ca.tmpl" \
+		--outfile "$dir/ca.pem" 2>/dev/null
+	local tmpl="$dir/server.tmpl" n
+	{
+		echo "cn = \"$1\""
+		for n in "$@"; do
+			if [[ "$n" =~ ^[0-9.]+$ || "$n" == *:* ]]; then
+				echo "ip_address = \"$n\""
+			else
+				echo "dns_name = \"$n\""
+			fi
+		done
+		echo "tls_www_server"
+		echo "encryption_key"
+		echo "signing_key"
+		echo "expiration_days = 30"
+	} >"$tmpl"
+	certtool --generate-privkey --key-type ecdsa --outfile "$dir/server.key" 2>/dev/null
+	certtool --generate-certificate --load-privkey "$dir/server.key" --load-ca-certificate \
+		"$dir/ca.pem" --load-ca-privkey "$dir/ca.key" --template "$tmpl" \
+		--outfile "$dir/server.crt" 2>/dev/null
+	cat "$dir/server.crt" "$dir/ca.pem" >"$dir/server.pem"
+	cat >"$dir/client.tmpl" <<TMPL
+cn = "phone-1"
+tls_www_client
+signing_key
+expiration_days = 30
+TMPL
+	certtool --generate-privkey --key-type ecdsa --outfile "$dir/client.key" 2>/dev/null
+	certtool --generate-certificate --load-privkey "$dir/client.key" --load-ca-certificate \
+		"$dir/ca.pem" --load-ca-privkey "$dir/ca.key" --template "$dir/client.tmpl" \
+		--outfile "$dir/client.pem" 2>/dev/null
+}
+
+# start_http_backend NAME [--cert F --key F]: run the echo backend, set
+# PORT_NAME to its port.
+start_http_backend() {
+	local name=$1
+	shift
+	start "$name" python3 "$PBX_SRC/tests/integration/peers/http_echo.py" --label "$name" \
+		--port-file "$T/$name.port" "$@"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$T/$name.port" ] && break
+		sleep 0.05
+	done
+	[ -s "$T/$name.port" ] || fail "backend $name did not start: $(cat "$T/$name.log")"
+	eval "PORT_$name=$(cat "$T/$name.port")"
 }

@@ -6,13 +6,14 @@
 need python3 ss
 
 R() { "$RPCTL" "$@"; }
+latest=$(ls "$PBX_SRC"/schema/[0-9][0-9][0-9][0-9]_*.sql | wc -l)
 
 # Before init: commands refuse, init creates.
 refuse 1 "no store at .*rpctl init" R name list
 refuse 2 "no command given" R
 refuse 2 "unknown command 'frobnicate'" R frobnicate
-ok R init | grep -q "^created: store $PBXEDGE_DB (schema 1)"
-ok R init | grep -q "^ready: store"
+R init | grep -q "^created: store $PBXEDGE_DB (schema $latest)" || fail "init did not create the store"
+R init | grep -q "^ready: store" || fail "init again"
 json R --json init
 
 # Settings.
@@ -72,7 +73,7 @@ ok R blacklist del 2001:db8:bad::/48
 json R --json blacklist list
 json R --json whitelist list
 json R --json status
-R status | grep -q "^store      $PBXEDGE_DB (schema 1" || fail "status header"
+R status | grep -q "^store      $PBXEDGE_DB (schema $latest," || fail "status header"
 
 # Help is generated from the command tables: every command appears.
 for c in "init" "set KEY VALUE" "unset KEY" "get KEY" "settings" "listen PROTO PORT|off" \
