@@ -717,6 +717,22 @@ START_TEST(test_pbx_span_copy)
 }
 END_TEST
 
+START_TEST(test_pbx_span_escape_ascii)
+{
+	char dst[64];
+	bool cut = false;
+	/* Like pbx_span_escape, and UTF-8 or binary bytes come out as \xNN. */
+	ck_assert_uint_eq(pbx_span_escape_ascii(pbx_span_cstr("caf\xc3\xa9\n\x30\x81\x84"),
+						dst, sizeof dst, &cut), 24);
+	ck_assert_str_eq(dst, "caf\\xc3\\xa9\\x0a0\\x81\\x84");
+	ck_assert(!cut);
+	/* Never half an escape. */
+	ck_assert_uint_eq(pbx_span_escape_ascii(pbx_span_cstr("a\xff"), dst, 4, &cut), 1);
+	ck_assert_str_eq(dst, "a");
+	ck_assert(cut);
+}
+END_TEST
+
 START_TEST(test_pbx_span_escape)
 {
 	char dst[64];
@@ -992,6 +1008,7 @@ static Suite *buf_suite(void)
 	tcase_add_test(tc, test_pbx_span_to_u32_refused);
 	tcase_add_test(tc, test_pbx_span_copy);
 	tcase_add_test(tc, test_pbx_span_escape);
+	tcase_add_test(tc, test_pbx_span_escape_ascii);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("writer");
