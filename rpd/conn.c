@@ -57,9 +57,16 @@ static const struct store_snapshot *snap_of(struct conn *c)
 
 static void on_io(evutil_socket_t fd, short what, void *arg)
 {
-	(void)fd;
-	(void)what;
-	pump(arg);
+	struct conn *c = arg;
+	/* Note which socket has bytes: the pump reads only those, rather
+	 * than asking both and hearing EAGAIN twice per request. */
+	if (what & EV_READ) {
+		if (fd == c->c.fd)
+			c->c.readable = true;
+		else if (fd == c->t.fd)
+			c->t.readable = true;
+	}
+	pump(c);
 }
 
 static void set_event(struct event *ev, bool *on, bool want)
@@ -950,6 +957,7 @@ void conn_accept(struct rpd_worker *rw, enum store_proto proto, int fd,
 	c->source = source;
 	pbx_addr_format(client, c->client_text, sizeof c->client_text);
 	c->c.fd = fd;
+	c->c.readable = true; /* a client usually speaks at once */
 	c->t.fd = -1;
 	c->started_ms = c->active_ms = now_ms();
 	c->head_msg = (unsigned)-1;

@@ -39,6 +39,7 @@ struct side {
 	bool rev_on, wev_on;
 	bool read_wants_write;   /* a TLS read needs the socket writable */
 	bool write_wants_read;   /* a TLS write needs the socket readable */
+	bool readable;           /* the socket said it has bytes (or may have) */
 	bool eof;                /* nothing more will be read */
 	bool shut;               /* our write side is closed */
 };

@@ -50,6 +50,10 @@ size_t side_tls_pending(const struct side *s)
 int flow_read(struct flow *f)
 {
 	struct side *s = f->src;
+	/* Nothing to ask the socket for: it has not said it is readable
+	 * since it last ran dry, and the session holds nothing decrypted. */
+	if (!s->readable && !(s->tls && (s->read_wants_write || pbx_tls_pending(s->tls))))
+		return 0;
 	s->read_wants_write = false;
 	while (!s->eof && f->in_len < f->in_cap) {
 		size_t got = 0;
@@ -57,6 +61,7 @@ int flow_read(struct flow *f)
 			int rc = pbx_tls_read(s->tls, f->in + f->in_len, f->in_cap - f->in_len, &got);
 			if (rc == -EAGAIN) {
 				s->read_wants_write = pbx_tls_want_write(s->tls);
+				s->readable = false;
 				return 0;
 			}
 			if (rc)
@@ -64,8 +69,10 @@ int flow_read(struct flow *f)
 		} else {
 			ssize_t r = recv(s->fd, f->in + f->in_len, f->in_cap - f->in_len, 0);
 			if (r < 0) {
-				if (errno == EAGAIN || errno == EWOULDBLOCK)
+				if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					s->readable = false;
 					return 0;
+				}
 				if (errno == EINTR)
 					continue;
 				return -errno;
@@ -78,9 +85,14 @@ int flow_read(struct flow *f)
 		}
 		f->in_len += got;
 		/* One read per wake-up for plain sockets keeps the loop fair;
-		 * TLS may hold more records decrypted. */
-		if (!s->tls)
+		 * a short read means the socket ran dry (level-triggered
+		 * events bring us back if it did not).  TLS may hold more
+		 * records decrypted. */
+		if (!s->tls) {
+			if (f->in_len < f->in_cap)
+				s->readable = false;
 			return 0;
+		}
 	}
 	return 0;
 }
@@ -180,7 +192,7 @@ bool flow_can_splice(const struct flow *f)
 
 int flow_splice(struct flow *f)
 {
-	if (!flow_can_splice(f) || f->src->eof)
+	if (!flow_can_splice(f) || f->src->eof || !f->src->readable)
 		return 0;
 	if (f->pipe[0] < 0 && pipe2(f->pipe, O_NONBLOCK | O_CLOEXEC))
 		return 0; /* out of descriptors: fall back to copying */
@@ -193,8 +205,10 @@ int flow_splice(struct flow *f)
 		ssize_t r = splice(f->src->fd, NULL, f->pipe[1], NULL, want,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (r < 0) {
-			if (errno == EAGAIN)
+			if (errno == EAGAIN) {
+				f->src->readable = false;
 				return 0;
+			}
 			if (errno == EINTR)
 				continue;
 			return -errno;
