@@ -78,12 +78,7 @@ static int refused_row(void *arg, const struct store_col *cols, int ncols)
 {
 	struct lines *l = arg;
 	if (l->c->json) {
-		json_obj(l->j);
-		for (int i = 0; i < ncols; i++) {
-			json_key(l->j, cols[i].name);
-			json_col(l->j, &cols[i]);
-		}
-		json_end_obj(l->j);
+		json_row(l->j, cols, ncols);
 	} else {
 		char t[32];
 		ctl_time(cols[0].i, t, sizeof t);
@@ -97,12 +92,7 @@ static int event_row(void *arg, const struct store_col *cols, int ncols)
 {
 	struct lines *l = arg;
 	if (l->c->json) {
-		json_obj(l->j);
-		for (int i = 0; i < ncols; i++) {
-			json_key(l->j, cols[i].name);
-			json_col(l->j, &cols[i]);
-		}
-		json_end_obj(l->j);
+		json_row(l->j, cols, ncols);
 	} else {
 		char t[32];
 		ctl_time(cols[0].i, t, sizeof t);

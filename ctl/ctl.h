@@ -116,6 +116,8 @@ void json_bool(struct json *j, bool v);
 void json_null(struct json *j);
 /* Write one store column's value. */
 void json_col(struct json *j, const struct store_col *col);
+/* Write a store row as an object, one key per column. */
+void json_row(struct json *j, const struct store_col *cols, int ncols);
 /* End the document with a newline. */
 void json_done(struct json *j);
 

@@ -165,6 +165,16 @@ void json_col(struct json *j, const struct store_col *col)
 	}
 }
 
+void json_row(struct json *j, const struct store_col *cols, int ncols)
+{
+	json_obj(j);
+	for (int i = 0; i < ncols; i++) {
+		json_key(j, cols[i].name);
+		json_col(j, &cols[i]);
+	}
+	json_end_obj(j);
+}
+
 void json_done(struct json *j)
 {
 	fputc('\n', j->out);
@@ -243,12 +253,7 @@ static int table_row(void *arg, const struct store_col *cols, int ncols)
 {
 	struct table *t = arg;
 	if (t->c->json) {
-		json_obj(&t->j);
-		for (int i = 0; i < ncols; i++) {
-			json_key(&t->j, cols[i].name);
-			json_col(&t->j, &cols[i]);
-		}
-		json_end_obj(&t->j);
+		json_row(&t->j, cols, ncols);
 		return 0;
 	}
 	if (t->rows == 0 && t->ncols == 0) {
