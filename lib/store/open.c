@@ -268,7 +268,7 @@ const char *store_path(const struct store *st)
 
 int store_poll(struct store *st, bool *changed, struct pbx_err *err)
 {
-	int64_t dv, gen;
+	int64_t dv = 0, gen = 0;
 	*changed = false;
 	int rc = pragma_int(st, "PRAGMA data_version", &dv, err);
 	if (rc)

@@ -55,7 +55,7 @@ static int creds_alloc(struct pbx_tls_creds **out, bool server, const char *prio
 int pbx_tls_server_creds_new(const struct pbx_tls_server_conf *conf, struct pbx_tls_creds **out,
 			     struct pbx_err *err)
 {
-	struct pbx_tls_creds *c;
+	struct pbx_tls_creds *c = NULL;
 	*out = NULL;
 	if (!conf->cert_file || !*conf->cert_file || !conf->key_file || !*conf->key_file)
 		return pbx_err_set(err, PBX_E_INVALID, "no certificate and key configured");
@@ -93,7 +93,7 @@ fail:
 int pbx_tls_client_creds_new(const char *ca_file, const char *priority,
 			     struct pbx_tls_creds **out, struct pbx_err *err)
 {
-	struct pbx_tls_creds *c;
+	struct pbx_tls_creds *c = NULL;
 	*out = NULL;
 	int rc = creds_alloc(&c, false, priority, err);
 	if (rc)
