@@ -143,11 +143,12 @@ static void log_connection(struct conn *c)
 	const char *outcome = c->outcome == PBX_R_NONE ? "ok" : pbx_reason_name(c->outcome);
 	pbx_log(c->outcome == PBX_R_NONE || c->outcome == PBX_R_CLIENT_CLOSED ||
 			c->outcome == PBX_R_IDLE ? PBX_LOG_INFO : PBX_LOG_NOTICE,
-		"connection client=%s service=%s name=%s family=%s target=%s requests=%u "
-		"up=%llu down=%llu duration-ms=%lld cert=%s %s=%s",
+		"connection client=%s service=%s name=%s family=%s target=%s port-rule=%s "
+		"requests=%u up=%llu down=%llu duration-ms=%lld cert=%s %s=%s",
 		c->client_text, store_proto_name(c->proto), c->name[0] ? c->name : "-",
 		store_family_name(store_proto_family(c->proto)),
-		c->target_text[0] ? c->target_text : "-", c->requests,
+		c->target_text[0] ? c->target_text : "-",
+		c->target_text[0] ? route_rule_name(c->rule) : "-", c->requests,
 		(unsigned long long)c->up.bytes, (unsigned long long)c->down.bytes,
 		(long long)(now_ms() - c->started_ms),
 		!c->client_cert_sent ? "none" : c->client_cert_ok ? "verified" : "unverified",
@@ -260,34 +261,64 @@ static void target_failed(struct conn *c, int err)
 	refuse(c, PBX_R_TARGET_FAILED, 0, c->up.out + c->up.out_off, c->up.out_len);
 }
 
+/* Aim at a route's target: the next connects go to its addresses. */
+static void aim(struct conn *c, const char *name, const char *host, uint16_t port, bool tls,
+		enum route_rule rule)
+{
+	snprintf(c->name, sizeof c->name, "%s", name);
+	snprintf(c->target_host, sizeof c->target_host, "%s", host);
+	c->target_port = port;
+	c->target_tls = tls;
+	c->rule = rule;
+	c->addrs = ctx_host(c->ctx, host);
+	c->addr_next = 0;
+}
+
+/* Connect to the next address of the target; when the target has none
+ * left, to its standby (H.323), once.  Returns 0 (connecting) or why not. */
 static int try_connect(struct conn *c)
 {
-	while (c->addr_next < (c->addrs ? c->addrs->n : 0)) {
-		struct pbx_addr a = c->addrs->addrs[c->addr_next++];
-		pbx_addr_set_port(&a, c->target_port);
-		pbx_addr_format(&a, c->target_text, sizeof c->target_text);
-		size_t l = strlen(c->target_text);
-		snprintf(c->target_text + l, sizeof c->target_text - l, "/%s",
-			 c->target_tls ? "tls" : "plain");
-		int fd = socket(pbx_addr_family(&a), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		socket_options(fd);
-		if (connect(fd, &a.u.sa, a.len) && errno != EINPROGRESS) {
-			int e = errno;
-			close(fd);
-			pbx_log_debug("target-connect-failed target=%s error=\"%s\"", c->target_text,
-				      strerror(e));
-			continue;
+	for (;;) {
+		int rc = 0;
+		while (c->addr_next < (c->addrs ? c->addrs->n : 0)) {
+			struct pbx_addr a = c->addrs->addrs[c->addr_next++];
+			pbx_addr_set_port(&a, c->target_port);
+			pbx_addr_format(&a, c->target_text, sizeof c->target_text);
+			size_t l = strlen(c->target_text);
+			snprintf(c->target_text + l, sizeof c->target_text - l, "/%s",
+				 c->target_tls ? "tls" : "plain");
+			int fd = socket(pbx_addr_family(&a),
+					SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+			if (fd < 0)
+				return -errno;
+			socket_options(fd);
+			if (connect(fd, &a.u.sa, a.len) && errno != EINPROGRESS) {
+				int e = errno;
+				close(fd);
+				pbx_log_debug("target-connect-failed target=%s error=\"%s\"",
+					      c->target_text, strerror(e));
+				rc = -e;
+				continue;
+			}
+			c->t.fd = fd;
+			c->t.eof = c->t.shut = false;
+			if (side_events(c, &c->t))
+				return -ENOMEM;
+			set_phase(c, P_CONNECT);
+			return 0;
 		}
-		c->t.fd = fd;
-		c->t.eof = c->t.shut = false;
-		if (side_events(c, &c->t))
-			return -ENOMEM;
-		set_phase(c, P_CONNECT);
-		return 0;
+		if (!c->standby.have) {
+			if (rc)
+				return rc;
+			return c->addrs && c->addrs->error ? -EHOSTUNREACH : -ECONNREFUSED;
+		}
+		/* The primary PBX cannot be reached: its standby takes over. */
+		c->standby.have = false;
+		pbx_log_notice("standby-used client=%s name=%s standby=%s reason=target-failed",
+			       c->client_text, c->name, c->standby.name);
+		aim(c, c->standby.name, c->standby.host, c->standby.port, c->standby.tls,
+		    c->standby.rule);
 	}
-	return c->addrs && c->addrs->error ? -EHOSTUNREACH : -ECONNREFUSED;
 }
 
 /* The connect finished (writable): check it, start TLS if the target
@@ -365,24 +396,42 @@ static bool emit_head(struct conn *c, const struct pbx_verdict *v)
 	       flow_emit(f, f->in + at, v->head_len - at);
 }
 
+static void route_client(const struct conn *c, struct route_client *cl)
+{
+	cl->addr = &c->client;
+	cl->tls = c->c.tls != NULL;
+	cl->cert_sent = c->client_cert_sent;
+	cl->cert_verified = c->client_cert_ok;
+	cl->cert_cn = c->cert_cn;
+}
+
 /* Route the first message: decide, and start connecting. */
 static bool route_first(struct conn *c, const struct pbx_verdict *v)
 {
 	struct route rt;
-	enum pbx_reason r = route_decide(snap_of(c), c->proto, v, &c->client, &rt);
+	struct route_client cl;
+	route_client(c, &cl);
+	enum pbx_reason r = route_decide(snap_of(c), c->proto, v->name, v, &cl, &rt);
 	if (v->name.len)
-		pbx_span_copy(v->name.len < sizeof c->name ? v->name : (struct pbx_span){ "", 0 },
-			      c->name, sizeof c->name);
+		pbx_span_escape(v->name.len < sizeof c->name ? v->name : (struct pbx_span){ "?", 1 },
+				c->name, sizeof c->name, NULL);
 	if (r != PBX_R_NONE) {
 		refuse(c, r, 0, c->up.in, c->up.in_len);
 		return false;
 	}
-	snprintf(c->name, sizeof c->name, "%s", rt.name->name);
-	snprintf(c->target_host, sizeof c->target_host, "%s", rt.target->host);
-	c->target_port = rt.port;
-	c->target_tls = rt.tls;
-	c->addrs = ctx_host(c->ctx, c->target_host);
-	c->addr_next = 0;
+	aim(c, rt.name->name, rt.target->host, rt.port, rt.tls, rt.rule);
+	/* A standby location (H.323) is decided now, used if the primary
+	 * cannot be connected. */
+	struct route st;
+	if (v->standby.len &&
+	    route_decide(snap_of(c), c->proto, v->standby, v, &cl, &st) == PBX_R_NONE) {
+		c->standby.have = true;
+		snprintf(c->standby.name, sizeof c->standby.name, "%s", st.name->name);
+		snprintf(c->standby.host, sizeof c->standby.host, "%s", st.target->host);
+		c->standby.port = st.port;
+		c->standby.tls = st.tls;
+		c->standby.rule = st.rule;
+	}
 	int rc = try_connect(c);
 	if (rc) {
 		pbx_log_warn("target-failed client=%s name=%s target=%s:%u reason=target-failed "
@@ -399,7 +448,14 @@ static bool route_first(struct conn *c, const struct pbx_verdict *v)
 static bool route_again(struct conn *c, const struct pbx_verdict *v)
 {
 	struct route rt;
-	enum pbx_reason r = route_decide(snap_of(c), c->proto, v, &c->client, &rt);
+	struct route_client cl;
+	route_client(c, &cl);
+	/* On a connection that went to the standby, the endpoint still names
+	 * its primary first. */
+	struct pbx_span name = v->name;
+	if (v->standby.len && pbx_span_caseeq_cstr(v->standby, c->name))
+		name = v->standby;
+	enum pbx_reason r = route_decide(snap_of(c), c->proto, name, v, &cl, &rt);
 	if (r == PBX_R_NONE && strcasecmp(rt.name->name, c->name) != 0)
 		r = PBX_R_OTHER_SERVICE;
 	if (r == PBX_R_UNKNOWN_NAME || r == PBX_R_NO_TARGET)
@@ -736,7 +792,8 @@ static void step_handshake(struct conn *c)
 		conn_end(c, PBX_R_TLS_FAILED);
 		return;
 	}
-	pbx_tls_peer_cert(c->c.tls, &c->client_cert_sent, &c->client_cert_ok, NULL, 0);
+	pbx_tls_peer_cert(c->c.tls, &c->client_cert_sent, &c->client_cert_ok, c->cert_cn,
+			  sizeof c->cert_cn);
 	set_phase(c, P_INSPECT);
 }
 

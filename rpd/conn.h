@@ -108,6 +108,15 @@ struct conn {
 	uint16_t target_port;
 	bool target_tls;
 	char target_text[PBX_ADDRSTRLEN + 8];
+	enum route_rule rule;       /* what chose the target port */
+	struct {                    /* H.323: the standby location's target */
+		bool have;
+		char name[256];
+		char host[256];
+		uint16_t port;
+		bool tls;
+		enum route_rule rule;
+	} standby;
 	const struct rpd_host *addrs; /* in ctx */
 	int addr_next;
 	/* Conversation. */
@@ -116,6 +125,7 @@ struct conn {
 	bool reply_final;           /* lockstep: its final reply head went out */
 	bool upgrade_asked;         /* the pending request asked to switch protocols */
 	bool client_cert_sent, client_cert_ok;
+	char cert_cn[256];          /* the client certificate's subject CN */
 	enum pbx_reason outcome;
 	bool in_pump;
 	bool dead;

@@ -22,24 +22,67 @@ bool route_encryption(const struct store_target *t, bool client_tls, uint16_t *p
 	return true;
 }
 
+const char *route_rule_name(enum route_rule r)
+{
+	switch (r) {
+	case RULE_KEPT: return "encryption-kept";
+	case RULE_CONVERTED: return "encryption-converted";
+	case RULE_CERT_OK: return "check-cert:verified";
+	case RULE_CERT_PLAIN: return "check-cert:plain-tcp";
+	case RULE_CERT_NONE: return "check-cert:no-certificate";
+	case RULE_CERT_UNTRUSTED: return "check-cert:untrusted";
+	case RULE_CERT_MISMATCH: return "check-cert:cn-mismatch";
+	}
+	return "?";
+}
+
+/* The reference's registration rule: the TLS port only for a connection
+ * over TLS whose client certificate verifies and names (CN) one of the
+ * aliases the endpoint registers; every other case goes to the plain
+ * port, where the PBX checks the password instead. */
+static enum route_rule cert_rule(const struct pbx_verdict *v, const struct route_client *cl)
+{
+	if (!cl->tls)
+		return RULE_CERT_PLAIN;
+	if (!cl->cert_sent)
+		return RULE_CERT_NONE;
+	if (!cl->cert_verified)
+		return RULE_CERT_UNTRUSTED;
+	for (size_t i = 0; i < v->n_aliases && i < PBX_VERDICT_ALIASES; i++)
+		if (*cl->cert_cn && pbx_span_caseeq_cstr(v->aliases[i], cl->cert_cn))
+			return RULE_CERT_OK;
+	return RULE_CERT_MISMATCH;
+}
+
 enum pbx_reason route_decide(const struct store_snapshot *snap, enum store_proto proto,
-			     const struct pbx_verdict *v, const struct pbx_addr *client,
-			     struct route *out)
+			     struct pbx_span name, const struct pbx_verdict *v,
+			     const struct route_client *cl, struct route *out)
 {
 	enum store_family f = store_proto_family(proto);
 	memset(out, 0, sizeof *out);
-	if (!v->name.len)
+	if (!name.len)
 		return PBX_R_NO_NAME;
-	const struct store_name *n = store_snapshot_name(snap, v->name);
+	const struct store_name *n = store_snapshot_name(snap, name);
 	if (!n)
 		return PBX_R_UNKNOWN_NAME;
 	const struct store_target *t = &n->target[f];
-	if (!t->host || !route_encryption(t, store_proto_tls(proto), &out->port, &out->tls))
+	if (!t->host)
 		return PBX_R_NO_TARGET;
+	if (f == STORE_FAMILY_H323 && t->check_cert) {
+		out->rule = cert_rule(v, cl);
+		out->tls = out->rule == RULE_CERT_OK;
+		out->port = out->tls ? t->tls_port : t->plain_port;
+		if (!out->port)
+			return PBX_R_NO_TARGET;
+	} else {
+		if (!route_encryption(t, store_proto_tls(proto), &out->port, &out->tls))
+			return PBX_R_NO_TARGET;
+		out->rule = t->plain_port && t->tls_port ? RULE_KEPT : RULE_CONVERTED;
+	}
 	if (n->n_allow[f]) {
 		bool ok = false;
 		for (size_t i = 0; i < n->n_allow[f] && !ok; i++)
-			ok = pbx_cidr_contains(&n->allow[f][i], client);
+			ok = pbx_cidr_contains(&n->allow[f][i], cl->addr);
 		if (!ok)
 			return PBX_R_SOURCE_DENIED;
 	}
@@ -109,11 +152,25 @@ int route_check(const struct store_snapshot *snap, FILE *out)
 					continue;
 				uint16_t port = 0;
 				bool tls = false;
+				const char *served = snap->listener[p].on ? ""
+						     : "  (service type not served)";
+				if (f == STORE_FAMILY_H323 && t->check_cert) {
+					/* The certificate decides, per registration. */
+					fprintf(out, "    %-6s -> %s", store_proto_name(proto), t->host);
+					if (store_proto_tls(proto) && t->tls_port)
+						fprintf(out, " port %u tls if the client certificate "
+							"verifies and names an alias, else",
+							t->tls_port);
+					if (t->plain_port)
+						fprintf(out, " port %u plain", t->plain_port);
+					else
+						fprintf(out, " refused (no plain port)");
+					fprintf(out, "%s\n", served);
+					continue;
+				}
 				route_encryption(t, store_proto_tls(proto), &port, &tls);
-				fprintf(out, "    %-6s -> %s port %u %s%s%s\n", store_proto_name(proto),
-					t->host, port, tls ? "tls" : "plain",
-					tls && t->check_cert ? " check-cert" : "",
-					snap->listener[p].on ? "" : "  (service type not served)");
+				fprintf(out, "    %-6s -> %s port %u %s%s\n", store_proto_name(proto),
+					t->host, port, tls ? "tls" : "plain", served);
 			}
 			if (n->n_allow[f]) {
 				fprintf(out, "    %-6s allowed from", store_family_name((enum store_family)f));

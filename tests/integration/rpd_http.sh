@@ -179,7 +179,7 @@ size=$(curl -s -m 60 --cacert "$T/pki/ca.pem" --resolve "alpha.example.com:$hsp:
 [ "$size" = 20000000 ] || fail "TLS download got $size bytes"
 
 # One log line per connection, and counters in rpctl status.
-grep -Eq "info connection client=127.0.0.1:[0-9]+ service=http name=alpha.example.com family=http target=127.0.0.1:$PORT_alpha/plain requests=1 up=[0-9]+ down=[0-9]+ duration-ms=[0-9]+ cert=none outcome=ok" \
+grep -Eq "info connection client=127.0.0.1:[0-9]+ service=http name=alpha.example.com family=http target=127.0.0.1:$PORT_alpha/plain port-rule=encryption-converted requests=1 up=[0-9]+ down=[0-9]+ duration-ms=[0-9]+ cert=none outcome=ok" \
 	"$T/rpd.log" || fail "connection log line"
 kill -TERM "$PID_rpd"
 wait_exit "$PID_rpd"

@@ -68,7 +68,7 @@ wait_log "$T/rpd.log" "ready workers=2"
 out=$(ldapwhoami -x -H "ldap://127.0.0.1:$lp" -D 'CN=ckl, DC=example, DC=com' -w pw-ckl 2>&1) \
 	|| fail "ldapwhoami (DN form): $out"
 [ "$out" = "dn:cn=ckl,dc=example,dc=com" ] || fail "whoami: $out"
-wait_log "$T/rpd.log" "connection client=[^ ]+ service=ldap name=example.com family=ldap target=127.0.0.1:$sp/plain requests=1 .* outcome=ok"
+wait_log "$T/rpd.log" "connection client=[^ ]+ service=ldap name=example.com family=ldap target=127.0.0.1:$sp/plain port-rule=encryption-converted requests=1 .* outcome=ok"
 # The domain\user form: routed to slapd, which does not know the syntax
 # (slapd's own answer proves the bind got there).
 out=$(ldapwhoami -x -H "ldap://127.0.0.1:$lp" -D 'example.com\ckl' -w pw-ckl 2>&1) && fail "accepted"

@@ -161,7 +161,7 @@ has alice "^SIP/2.0 200 OK"
 has alice "^Server: kamailio-alpha"
 has alice "^Contact: <sip:alice@127.0.0.1:5099>;expires=60"
 wait_log "$T/kam_alpha.log" "registered label=alpha aor=sip:alice@example.com"
-wait_log "$T/rpd.log" "connection client=$REG_CLIENT service=sip name=example.com family=sip target=127.0.0.1:$PORT_alpha/plain requests=1 .* outcome=ok"
+wait_log "$T/rpd.log" "connection client=$REG_CLIENT service=sip name=example.com family=sip target=127.0.0.1:$PORT_alpha/plain port-rule=encryption-converted requests=1 .* outcome=ok"
 
 # (2) The same over TLS: rpd terminates SIPS and forwards plain TCP.
 reg alice_tls tls "$ssp" alice@example.com --tls-ca-cert "$T/pki/ca.pem"
@@ -169,14 +169,14 @@ reg alice_tls tls "$ssp" alice@example.com --tls-ca-cert "$T/pki/ca.pem"
 has alice_tls "^SIP/2.0 200 OK"
 has alice_tls "^Server: kamailio-alpha"
 wait_count "$T/kam_alpha.log" "registered label=alpha aor=sip:alice@example.com" 2
-wait_log "$T/rpd.log" "connection client=$REG_CLIENT service=sips name=example.com family=sip target=127.0.0.1:$PORT_alpha/plain requests=1 .* outcome=ok"
+wait_log "$T/rpd.log" "connection client=$REG_CLIENT service=sips name=example.com family=sip target=127.0.0.1:$PORT_alpha/plain port-rule=encryption-converted requests=1 .* outcome=ok"
 
 # (3) Two domains, two registrars: other.org lands at beta, over TCP and TLS.
 reg carol tcp "$sp" carol@other.org
 [ "$REG_RC" = 0 ] || fail "carol over TCP: sipsak exit $REG_RC: $(tail -20 "$T/carol.out")"
 has carol "^SIP/2.0 200 OK"
 has carol "^Server: kamailio-beta"
-wait_log "$T/rpd.log" "connection client=$REG_CLIENT service=sip name=other.org family=sip target=127.0.0.1:$PORT_beta/plain requests=1 .* outcome=ok"
+wait_log "$T/rpd.log" "connection client=$REG_CLIENT service=sip name=other.org family=sip target=127.0.0.1:$PORT_beta/plain port-rule=encryption-converted requests=1 .* outcome=ok"
 reg carol_tls tls "$ssp" carol@other.org --tls-ca-cert "$T/pki/ca.pem"
 [ "$REG_RC" = 0 ] || fail "carol over TLS: sipsak exit $REG_RC: $(tail -20 "$T/carol_tls.out")"
 has carol_tls "^Server: kamailio-beta"
@@ -299,7 +299,7 @@ assert "Server: pbxedge" in r2 and "Call-ID: reroute-2@127.0.0.1" in r2 and "CSe
 assert text.rstrip().endswith("== closed"), "connection left open"
 PY
 wait_log "$T/rpd.log" "refused client=$client service=sip name=example.com asked=other.org reason=other-service"
-wait_log "$T/rpd.log" "connection client=$client service=sip name=example.com family=sip target=127.0.0.1:$PORT_alpha/plain requests=1 .* reason=other-service"
+wait_log "$T/rpd.log" "connection client=$client service=sip name=example.com family=sip target=127.0.0.1:$PORT_alpha/plain port-rule=encryption-converted requests=1 .* reason=other-service"
 grep -q "call-id=reroute-1@127.0.0.1" "$T/kam_alpha.log" || fail "the first request did not reach alpha"
 grep -q "reroute-2@127.0.0.1" "$T/kam_alpha.log" "$T/kam_beta.log" \
 	&& fail "the second request reached a registrar: $(grep -h reroute-2 "$T"/kam_*.log)"
@@ -325,7 +325,7 @@ grep -qx "Server: kamailio-beta" "$T/compact.out" || fail "compact form: $(cat "
 # A SIP connection stays open after the answer: the phone keeps it.
 [ "$(tail -1 "$T/compact.out")" = "== open" ] || fail "compact form: $(cat "$T/compact.out")"
 wait_log "$T/kam_beta.log" "registered label=beta aor=sip:erin@other.org call-id=compact-1@127.0.0.1"
-wait_log "$T/rpd.log" "connection client=$client service=sip name=other.org family=sip target=127.0.0.1:$PORT_beta/plain requests=1 .* outcome=ok"
+wait_log "$T/rpd.log" "connection client=$client service=sip name=other.org family=sip target=127.0.0.1:$PORT_beta/plain port-rule=encryption-converted requests=1 .* outcome=ok"
 
 # ---- counters and events after rpd stops ----
 kill -TERM "$PID_rpd"

@@ -22,16 +22,33 @@ static void *harness_state(const struct pbx_inspector *in, size_t max_head)
 	return st;
 }
 
-/* Offset of a span inside buf, or (size_t)-1 for an empty/NULL span. */
-static size_t harness_off(struct pbx_span s, const uint8_t *buf)
+/* Offset of a span inside buf (len bytes), (size_t)-1 for an empty span,
+ * or (size_t)-2 for a span outside buf (in the inspector's state). */
+static size_t harness_off(struct pbx_span s, const uint8_t *buf, size_t len)
 {
 	if (!s.p || !s.len)
 		return (size_t)-1;
+	if ((const uint8_t *)s.p < buf || (const uint8_t *)s.p >= buf + len)
+		return (size_t)-2;
 	return (size_t)((const uint8_t *)s.p - buf);
 }
 
+/* Two spans are the same: at the same offset of their buffers, or, when
+ * they point into state, with the same content. */
+static void harness_same_span(struct pbx_span a, const uint8_t *abuf, size_t alen,
+			      struct pbx_span b, const uint8_t *bbuf, size_t blen, const char *how,
+			      const char *what)
+{
+	ck_assert_msg(a.len == b.len, "%s: %s length %zu vs %zu", how, what, a.len, b.len);
+	size_t oa = harness_off(a, abuf, alen), ob = harness_off(b, bbuf, blen);
+	ck_assert_msg(oa == ob, "%s: %s position", how, what);
+	if (oa == (size_t)-2)
+		ck_assert_msg(memcmp(a.p, b.p, a.len) == 0, "%s: %s content", how, what);
+}
+
 static void harness_same_verdict(const struct pbx_verdict *a, const uint8_t *abuf,
-				 const struct pbx_verdict *b, const uint8_t *bbuf, const char *how)
+				 size_t alen, const struct pbx_verdict *b, const uint8_t *bbuf,
+				 size_t blen, const char *how)
 {
 	ck_assert_msg(a->kind == b->kind, "%s: kind %d vs %d", how, a->kind, b->kind);
 	ck_assert_msg(a->reason == b->reason, "%s: reason %s vs %s", how,
@@ -50,14 +67,16 @@ static void harness_same_verdict(const struct pbx_verdict *a, const uint8_t *abu
 	ck_assert_msg(a->flags == b->flags, "%s: flags %#x vs %#x", how, a->flags, b->flags);
 	ck_assert_msg(a->xff_at == b->xff_at && a->xff_end_of_head == b->xff_end_of_head,
 		      "%s: xff offsets", how);
-	const struct pbx_span *sa[] = { &a->name, &a->user, &a->url, &a->method };
-	const struct pbx_span *sb[] = { &b->name, &b->user, &b->url, &b->method };
-	for (int i = 0; i < 4; i++) {
-		ck_assert_msg(sa[i]->len == sb[i]->len, "%s: span %d length %zu vs %zu", how, i,
-			      sa[i]->len, sb[i]->len);
-		ck_assert_msg(harness_off(*sa[i], abuf) == harness_off(*sb[i], bbuf),
-			      "%s: span %d position", how, i);
-	}
+	harness_same_span(a->name, abuf, alen, b->name, bbuf, blen, how, "name");
+	harness_same_span(a->user, abuf, alen, b->user, bbuf, blen, how, "user");
+	harness_same_span(a->url, abuf, alen, b->url, bbuf, blen, how, "url");
+	harness_same_span(a->method, abuf, alen, b->method, bbuf, blen, how, "method");
+	harness_same_span(a->standby, abuf, alen, b->standby, bbuf, blen, how, "standby");
+	ck_assert_msg(a->n_aliases == b->n_aliases, "%s: aliases %zu vs %zu", how,
+		      a->n_aliases, b->n_aliases);
+	for (size_t i = 0; i < a->n_aliases && i < PBX_VERDICT_ALIASES; i++)
+		harness_same_span(a->aliases[i], abuf, alen, b->aliases[i], bbuf, blen, how,
+				  "alias");
 }
 
 /* Feed one message (with perhaps more after it) as rpd would and check
@@ -87,7 +106,7 @@ static void harness_request(const struct pbx_inspector *in, const void *buf, siz
 		memset(&v, 0, sizeof v);
 		in->request(st, c, k, &v);
 		if (v.kind != PBX_V_NEED_MORE) {
-			harness_same_verdict(&v, c, out, whole_copy, "byte by byte");
+			harness_same_verdict(&v, c, k, out, whole_copy, len, "byte by byte");
 			k0 = k;
 			free(c);
 			break;
@@ -113,7 +132,7 @@ static void harness_request(const struct pbx_inspector *in, const void *buf, siz
 			memcpy(d, b, len);
 			memset(&v, 0, sizeof v);
 			in->request(st, d, len, &v);
-			harness_same_verdict(&v, d, out, whole_copy, "split");
+			harness_same_verdict(&v, d, len, out, whole_copy, len, "split");
 			free(d);
 		} else {
 			ck_assert_msg(s >= k0, "split at %zu decided before byte-by-byte (%zu)", s, k0);

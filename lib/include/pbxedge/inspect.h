@@ -74,6 +74,13 @@ enum pbx_verdict_flags {
 	PBX_VF_REQUEST = 8,      /* a request (not a response) */
 };
 
+/* Aliases a verdict can carry. */
+#define PBX_VERDICT_ALIASES 8
+
+/* Spans point into the bytes given to request(), or, where the protocol
+ * encodes a name in a way that must be converted or joined (LDAP DC
+ * components, H.323 BMPStrings), into the inspector's state; either way
+ * they are valid until the next call. */
 struct pbx_verdict {
 	enum pbx_verdict_kind kind;
 	enum pbx_reason reason;   /* PBX_V_REFUSE */
@@ -87,6 +94,13 @@ struct pbx_verdict {
 	struct pbx_span user;     /* user part, where the protocol has one */
 	struct pbx_span url;      /* HTTP request target (path and query) */
 	struct pbx_span method;   /* HTTP/SIP method */
+	/* H.323: the standby service name (domain/standby-location), tried
+	 * when the target of name cannot be connected; empty when none. */
+	struct pbx_span standby;
+	/* The aliases the endpoint registers under (H.323 h323-IDs), for the
+	 * certificate check of registrations. */
+	struct pbx_span aliases[PBX_VERDICT_ALIASES];
+	size_t n_aliases;
 	/* HTTP: where the forwarded head gets X-Forwarded-For.  xff_at is the
 	 * offset at which ", CLIENT" is inserted into the last existing
 	 * header's value; 0 when there is none, and then a new header line is
