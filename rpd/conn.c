@@ -258,7 +258,8 @@ static void target_failed(struct conn *c, int err)
 		     pbx_strerror(err));
 	/* The refusal answers the first request, still waiting unsent in the
 	 * target's buffer. */
-	refuse(c, PBX_R_TARGET_FAILED, 0, c->up.out + c->up.out_off, c->up.out_len);
+	refuse(c, PBX_R_TARGET_FAILED, 0, c->up.out_len ? c->up.out + c->up.out_off : NULL,
+	       c->up.out_len);
 }
 
 /* Aim at a route's target: the next connects go to its addresses. */
@@ -948,6 +949,8 @@ static void pump(struct conn *c)
 		conn_free(c);
 		return;
 	}
+	flow_release(&c->up);
+	flow_release(&c->down);
 	/* A new head's clock starts with its first byte. */
 	if (!head_pending(c))
 		c->head_msg = (unsigned)-1;
@@ -1028,9 +1031,9 @@ void conn_accept(struct rpd_worker *rw, enum store_proto proto, int fd,
 
 	c->istate = calloc(1, in->state_size ? in->state_size : 1);
 	c->timer = evtimer_new(pbx_worker_base(w), on_timer, c);
-	if (!c->istate || !c->timer || side_events(c, &c->c) ||
-	    flow_init(&c->up, &c->c, &c->t, in_cap, in_cap + 1024) ||
-	    flow_init(&c->down, &c->t, &c->c, in_cap, in_cap + 1024)) {
+	flow_init(&c->up, &rw->pool, &c->c, &c->t, in_cap, in_cap + 1024);
+	flow_init(&c->down, &rw->pool, &c->t, &c->c, in_cap, in_cap + 1024);
+	if (!c->istate || !c->timer || side_events(c, &c->c)) {
 		pbx_log_error("connection-failed client=%s reason=out-of-memory", c->client_text);
 		conn_free(c);
 		return;

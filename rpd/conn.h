@@ -52,11 +52,28 @@ enum flow_state {
 	F_TUNNEL,    /* copying everything, uninspected (after an upgrade) */
 };
 
+/* Recently freed buffers of a worker, reused before asking malloc: a
+ * keep-alive request takes and gives back up to four of them. */
+#define POOL_KEEP 64
+struct buf_pool {
+	size_t size[2];
+	void *free[2][POOL_KEEP];
+	int n[2];
+};
+
+/* pool_get / pool_put - a buffer of size bytes (NULL if out of memory),
+ * and back. */
+void *pool_get(struct buf_pool *p, size_t size);
+void pool_put(struct buf_pool *p, void *buf, size_t size);
+/* pool_free - release every cached buffer. */
+void pool_free(struct buf_pool *p);
+
 /* Bytes going one way: read into `in`, inspected/framed, copied (or
  * rewritten) into `out`, written from `out`.  Plain-to-plain bodies and
  * tunnels bypass both through a pipe with splice(2). */
 struct flow {
 	struct side *src, *dst;
+	struct buf_pool *pool;
 	uint8_t *in;
 	size_t in_len, in_cap;
 	uint8_t *out;
@@ -135,6 +152,7 @@ struct conn {
 struct rpd_worker {
 	struct pbx_worker *w;
 	struct conn *conns;
+	struct buf_pool pool;
 	uint8_t scratch[65536];     /* one head rewritten at a time */
 };
 
@@ -147,8 +165,13 @@ void conn_close_all(struct rpd_worker *rw);
 
 /* ---- relay.c: moving bytes ---- */
 
-/* flow_init - set up a flow from src to dst with buffers of the given size. */
-int flow_init(struct flow *f, struct side *src, struct side *dst, size_t in_cap, size_t out_cap);
+/* flow_init - set up a flow from src to dst with buffers of the given size
+ * (allocated when bytes come, freed when empty). */
+void flow_init(struct flow *f, struct buf_pool *pool, struct side *src, struct side *dst,
+	       size_t in_cap, size_t out_cap);
+/* flow_release - free the buffers that are empty (they come back when
+ * needed). */
+void flow_release(struct flow *f);
 /* flow_free - release buffers and the pipe. */
 void flow_free(struct flow *f);
 /* flow_read - read what src has into in (up to in_cap).  Returns 0 (maybe

@@ -94,6 +94,7 @@ static void rpd_worker_stop(struct pbx_worker *w)
 	if (!rw)
 		return;
 	conn_close_all(rw);
+	pool_free(&rw->pool);
 	free(rw);
 	pbx_worker_set_data(w, NULL);
 }

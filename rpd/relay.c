@@ -13,27 +13,83 @@
 
 #define SPLICE_CHUNK (256 * 1024)
 
-int flow_init(struct flow *f, struct side *src, struct side *dst, size_t in_cap, size_t out_cap)
+void *pool_get(struct buf_pool *p, size_t size)
+{
+	for (int k = 0; k < 2; k++)
+		if (p->size[k] == size && p->n[k])
+			return p->free[k][--p->n[k]];
+	return malloc(size);
+}
+
+void pool_put(struct buf_pool *p, void *buf, size_t size)
+{
+	if (!buf)
+		return;
+	for (int k = 0; k < 2; k++) {
+		/* A class takes the first size it sees; a new size (the
+		 * setting changed) replaces the class that is empty. */
+		if (p->size[k] != size && p->n[k] == 0)
+			p->size[k] = size;
+		if (p->size[k] == size) {
+			if (p->n[k] < POOL_KEEP) {
+				p->free[k][p->n[k]++] = buf;
+				return;
+			}
+			break;
+		}
+	}
+	free(buf);
+}
+
+void pool_free(struct buf_pool *p)
+{
+	for (int k = 0; k < 2; k++)
+		while (p->n[k])
+			free(p->free[k][--p->n[k]]);
+}
+
+void flow_init(struct flow *f, struct buf_pool *pool, struct side *src, struct side *dst,
+	       size_t in_cap, size_t out_cap)
 {
 	memset(f, 0, sizeof *f);
+	f->pool = pool;
 	f->src = src;
 	f->dst = dst;
 	f->pipe[0] = f->pipe[1] = -1;
-	f->in = malloc(in_cap);
-	f->out = malloc(out_cap);
-	if (!f->in || !f->out) {
-		flow_free(f);
-		return -ENOMEM;
-	}
 	f->in_cap = in_cap;
 	f->out_cap = out_cap;
-	return 0;
+}
+
+/* Buffers exist only while they hold bytes: a phone's SIP connection is
+ * idle most of its life, and thousands of them should not each keep
+ * their buffers allocated. */
+static bool flow_have_in(struct flow *f)
+{
+	return f->in || (f->in = pool_get(f->pool, f->in_cap));
+}
+
+static bool flow_have_out(struct flow *f)
+{
+	return f->out || (f->out = pool_get(f->pool, f->out_cap));
+}
+
+void flow_release(struct flow *f)
+{
+	if (f->in && !f->in_len) {
+		pool_put(f->pool, f->in, f->in_cap);
+		f->in = NULL;
+	}
+	if (f->out && !f->out_len) {
+		pool_put(f->pool, f->out, f->out_cap);
+		f->out = NULL;
+		f->out_off = 0;
+	}
 }
 
 void flow_free(struct flow *f)
 {
-	free(f->in);
-	free(f->out);
+	pool_put(f->pool, f->in, f->in_cap);
+	pool_put(f->pool, f->out, f->out_cap);
 	f->in = f->out = NULL;
 	if (f->pipe[0] >= 0)
 		close(f->pipe[0]);
@@ -55,6 +111,8 @@ int flow_read(struct flow *f)
 	if (!s->readable && !(s->tls && (s->read_wants_write || pbx_tls_pending(s->tls))))
 		return 0;
 	s->read_wants_write = false;
+	if (!flow_have_in(f))
+		return -ENOMEM;
 	while (!s->eof && f->in_len < f->in_cap) {
 		size_t got = 0;
 		if (s->tls) {
@@ -162,6 +220,10 @@ size_t flow_pending_out(const struct flow *f)
 
 bool flow_emit(struct flow *f, const void *p, size_t n)
 {
+	if (!n)
+		return true;
+	if (!flow_have_out(f))
+		return false;
 	if (f->out_off && f->out_cap - f->out_off - f->out_len < n) {
 		memmove(f->out, f->out + f->out_off, f->out_len);
 		f->out_off = 0;
