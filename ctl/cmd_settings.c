@@ -53,6 +53,8 @@ static const char *type_name(enum store_setting_type t)
 	case STORE_SETTING_PATH: return "path";
 	case STORE_SETTING_TLS_PRIORITY: return "tls-priority";
 	case STORE_SETTING_STUN_SERVERS: return "stun-servers";
+	case STORE_SETTING_ADDRPORT: return "address";
+	case STORE_SETTING_ADDRPORTS: return "address-list";
 	}
 	return "?";
 }

@@ -1,14 +1,340 @@
-/* main.c - stund, the STUN server: runs on the shared daemon skeleton, which loads
- * the store, follows its changes and reports status. */
-#include <pbxedge/daemon.h>
+/* main.c - stund, the STUN server (RFC 8489 Binding, RFC 5780 NAT
+ * behaviour discovery, RFC 3489 classic clients) on the shared daemon
+ * skeleton: the sockets its configuration asks for, its shared context
+ * (TLS credentials, the per-source limits), per-worker state, counters
+ * and the rate-limited log of dropped messages. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-static const struct pbx_daemon_def stund_def = {
-	.name = "stund",
-	.summary = "pbxedge STUN server (RFC 8489, RFC 5780 NAT behaviour discovery).",
-	.max_workers = 1,
+#include <pbxedge/log.h>
+
+#include "stund.h"
+
+#define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define DROP_LOG_MS 1000
+#define EXCERPT_BYTES 160
+
+/* Counter names: fixed ones, then one per codec drop reason (filled in by
+ * main before the skeleton starts, read-only afterwards). */
+static const char *counter_names[C_COUNT] = {
+	[C_ANSWERED_UDP] = "answered-udp",
+	[C_ANSWERED_TCP] = "answered-tcp",
+	[C_ANSWERED_TLS] = "answered-tls",
+	[C_ANSWERED_CHANGED] = "answered-changed",
+	[C_ERRORS] = "errors-sent",
+	[C_TRIMMED] = "answers-trimmed",
+	[C_INDICATIONS] = "indications",
+	[C_CONN_ACCEPTED] = "connections-accepted",
+	[C_CONN_REFUSED] = "connections-refused",
+	[C_CONN_IDLE] = "connections-idle",
+	[C_TLS_FAILED] = "tls-failed",
+	[C_SEND_FAILED] = "send-failed",
+	[C_DROP_RATE] = "dropped-rate-limited",
+	[C_DROP_BLACKLISTED] = "dropped-blacklisted",
+	[C_DROP_AMPLIFICATION] = "dropped-amplification",
+	[C_DROP_OVERSIZED] = "dropped-oversized",
+	[C_DROP_NOT_REQUEST] = "dropped-not-request",
+	[C_DROP_BAD_SOURCE] = "dropped-bad-source",
+	[C_DROP_NO_SOCKET] = "dropped-no-socket",
 };
+
+const char *worker_counter_name(enum stund_counter c)
+{
+	return (unsigned)c < C_COUNT && counter_names[c] ? counter_names[c] : "unknown";
+}
+
+/* ---- listeners and --check ---- */
+
+static const char *const role_key[R_COUNT] = { "a1p1", "a1p2", "a2p1", "a2p2" };
+
+static size_t stund_listeners(const struct store_snapshot *snap, struct pbx_listen_spec *specs)
+{
+	struct stund_config cfg;
+	if (config_load(snap, &cfg))
+		return PBX_LISTEN_KEEP; /* refused: prepare said why */
+	if (!cfg.on)
+		return 0;
+	size_t n = 0;
+	for (int r = 0; r < (cfg.alternate ? R_COUNT : 1); r++) {
+		for (int t = T_UDP; t <= T_TCP; t++) {
+			struct pbx_listen_spec *s = &specs[n++];
+			snprintf(s->key, sizeof s->key, "%s-%s", t == T_UDP ? "udp" : "tcp",
+				 role_key[r]);
+			s->kind = t == T_UDP ? PBX_SOCK_UDP : PBX_SOCK_TCP;
+			s->addr = cfg.addr[r];
+			s->tag = STUND_TAG(r, t);
+		}
+	}
+	if (cfg.tls) {
+		struct pbx_listen_spec *s = &specs[n++];
+		snprintf(s->key, sizeof s->key, "tls");
+		s->kind = PBX_SOCK_TCP;
+		s->addr = cfg.tls_addr;
+		s->tag = STUND_TAG(R_A1P1, T_TLS);
+	}
+	return n;
+}
+
+static int stund_check(const struct store_snapshot *snap, FILE *out)
+{
+	struct stund_config cfg;
+	size_t problems = config_load(snap, &cfg);
+	config_print(&cfg, out);
+	for (size_t i = 0; i < problems; i++)
+		fprintf(out, "problem: %s\n", cfg.problem[i]);
+	return (int)problems;
+}
+
+/* ---- the shared context ---- */
+
+static void sig_of(const char *path, struct file_sig *sig)
+{
+	struct stat st;
+	memset(sig, 0, sizeof *sig);
+	if (!*path || stat(path, &st))
+		return;
+	sig->exists = true;
+	sig->dev = st.st_dev;
+	sig->ino = st.st_ino;
+	sig->size = st.st_size;
+	sig->mtime = st.st_mtim;
+}
+
+static bool sig_eq(const struct file_sig *a, const struct file_sig *b)
+{
+	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
+	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+static void log_config(const struct stund_config *cfg, bool startup)
+{
+	if (cfg->n_problems) {
+		for (size_t i = 0; i < cfg->n_problems; i++)
+			pbx_log_error("%s reason=invalid-config detail=\"%s\"%s",
+				      startup ? "start-refused" : "config-refused", cfg->problem[i],
+				      startup ? "" : " (keeping the previous listeners)");
+		return;
+	}
+	if (!cfg->on) {
+		pbx_log_notice("idle reason=not-configured detail=\"stund.primary is empty: "
+			       "stund answers nothing until it is set (rpctl set stund.primary "
+			       "ADDR[:PORT])\"");
+		return;
+	}
+	char p[PBX_ADDRSTRLEN], a[PBX_ADDRSTRLEN] = "none", t[PBX_ADDRSTRLEN] = "off";
+	pbx_addr_format(&cfg->addr[R_A1P1], p, sizeof p);
+	if (cfg->alternate)
+		pbx_addr_format(&cfg->addr[R_A2P2], a, sizeof a);
+	if (cfg->tls)
+		pbx_addr_format(&cfg->tls_addr, t, sizeof t);
+	pbx_log_notice("serving primary=%s alternate=%s tls=%s rfc5780=%s", p, a, t,
+		       cfg->alternate ? "on" : "off");
+}
+
+static void *stund_prepare(const struct store_snapshot *snap, void *prevp, bool reloaded)
+{
+	struct stund_ctx *prev = prevp;
+	struct stund_config cfg;
+	size_t problems = config_load(snap, &cfg);
+	if (reloaded)
+		log_config(&cfg, !prev);
+	if (problems)
+		return prev; /* NULL at start-up: the start fails */
+
+	const char *cert = cfg.tls ? snap->setting_str[STORE_SET_STUND_TLS_CERT] : "";
+	const char *key = cfg.tls ? snap->setting_str[STORE_SET_STUND_TLS_KEY] : "";
+	struct file_sig cert_sig, key_sig;
+	sig_of(cert, &cert_sig);
+	sig_of(key, &key_sig);
+	bool same = prev && strcmp(prev->cert, cert) == 0 && strcmp(prev->key, key) == 0 &&
+		    sig_eq(&prev->cert_sig, &cert_sig) && sig_eq(&prev->key_sig, &key_sig);
+	if (same)
+		return prev;
+
+	struct stund_ctx *c = calloc(1, sizeof *c);
+	if (!c)
+		return prev;
+	atomic_init(&c->refs, 1);
+	snprintf(c->cert, sizeof c->cert, "%s", cert);
+	snprintf(c->key, sizeof c->key, "%s", key);
+	c->cert_sig = cert_sig;
+	c->key_sig = key_sig;
+	c->limit = prev ? limit_ref(prev->limit) : limit_new();
+	if (!c->limit) {
+		free(c);
+		return prev;
+	}
+	if (*cert) {
+		struct pbx_err err;
+		struct pbx_tls_server_conf conf = { cert, key, TLS_PRIORITY, NULL };
+		if (pbx_tls_server_creds_new(&conf, &c->tls, &err) == 0) {
+			pbx_log_notice("tls-credentials-loaded cert=%s", cert);
+		} else {
+			/* A set that fails to load leaves the previous one in
+			 * service. */
+			c->tls = prev && prev->tls ? pbx_tls_creds_ref(prev->tls) : NULL;
+			pbx_log_error("tls-credentials-failed reason=load-failed detail=\"%s\"%s",
+				      pbx_err_text(&err),
+				      c->tls ? " (keeping the previous certificate)"
+					     : " (the TLS port refuses connections)");
+		}
+	}
+	return c;
+}
+
+void stund_ctx_ref(void *ctx)
+{
+	struct stund_ctx *c = ctx;
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+void stund_ctx_unref(void *ctx)
+{
+	struct stund_ctx *c = ctx;
+	if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	pbx_tls_creds_unref(c->tls);
+	limit_unref(c->limit);
+	free(c);
+}
+
+/* ---- workers and their sockets ---- */
+
+static struct stund_worker *worker_state(struct pbx_worker *w)
+{
+	struct stund_worker *sw = pbx_worker_data(w);
+	if (!sw && (sw = calloc(1, sizeof *sw))) {
+		sw->w = w;
+		pbx_worker_set_data(w, sw);
+	}
+	return sw;
+}
+
+static void *stund_socket_open(struct pbx_worker *w, const struct pbx_listen_spec *spec, int fd)
+{
+	struct stund_worker *sw = worker_state(w);
+	struct stund_sock *s = sw ? calloc(1, sizeof *s) : NULL;
+	if (!s) {
+		close(fd);
+		return NULL;
+	}
+	s->sw = sw;
+	s->fd = fd;
+	s->role = STUND_TAG_ROLE(spec->tag);
+	s->t = STUND_TAG_T(spec->tag);
+	s->addr = spec->addr;
+	/* What was really bound: "::" falls back to 0.0.0.0 without IPv6. */
+	struct sockaddr_in6 sin6;
+	socklen_t sl = sizeof sin6;
+	if (getsockname(fd, (struct sockaddr *)&sin6, &sl) == 0)
+		pbx_addr_from_sockaddr(&s->addr, (struct sockaddr *)&sin6, sl);
+	s->wildcard = pbx_addr_is_any(&s->addr);
+	int rc = s->t == T_UDP ? udp_open(s) : tcp_open(s);
+	if (rc) {
+		pbx_log_error("listener-failed service=%s reason=event-setup-failed error=\"%s\"",
+			      spec->key, pbx_strerror(rc));
+		if (s->t == T_UDP)
+			udp_close(s);
+		else
+			tcp_close(s);
+		free(s);
+		return NULL;
+	}
+	if (s->t == T_UDP)
+		sw->udp[s->role] = s;
+	else if (s->t == T_TCP)
+		sw->tcp[s->role] = s;
+	else
+		sw->tls = s;
+	return s;
+}
+
+static void stund_socket_close(struct pbx_worker *w, void *handle)
+{
+	struct stund_sock *s = handle;
+	struct stund_worker *sw = s->sw;
+	(void)w;
+	if (s->t == T_UDP) {
+		if (sw->udp[s->role] == s)
+			sw->udp[s->role] = NULL;
+		udp_close(s);
+	} else {
+		if (s->t == T_TCP && sw->tcp[s->role] == s)
+			sw->tcp[s->role] = NULL;
+		if (s->t == T_TLS && sw->tls == s)
+			sw->tls = NULL;
+		tcp_close(s);
+	}
+	free(s);
+}
+
+static void stund_worker_stop(struct pbx_worker *w)
+{
+	struct stund_worker *sw = pbx_worker_data(w);
+	if (!sw)
+		return;
+	tcp_close_all(sw);
+	udp_batch_free(sw->batch);
+	free(sw);
+	pbx_worker_set_data(w, NULL);
+}
+
+/* Dropped messages are counted by the caller; the log says so at most
+ * once a second per reason and worker (a flood must not become a flood
+ * of log lines), with how many went unlogged, and rpctl status keeps an
+ * excerpt of the logged one. */
+void worker_drop(struct stund_worker *sw, enum stund_counter c, const struct pbx_addr *src,
+		 size_t offset, const void *bytes, size_t len, int64_t now_ms)
+{
+	if ((unsigned)c >= C_COUNT)
+		return;
+	if (sw->drop_logged_ms[c] && now_ms - sw->drop_logged_ms[c] < DROP_LOG_MS) {
+		sw->drop_suppressed[c]++;
+		return;
+	}
+	const char *reason = worker_counter_name(c);
+	if (strncmp(reason, "dropped-", 8) == 0)
+		reason += 8;
+	char text[PBX_ADDRSTRLEN];
+	pbx_addr_format(src, text, sizeof text);
+	pbx_log_info("dropped source=%s reason=%s offset=%zu bytes=%zu unlogged=%llu", text,
+		     reason, offset, len, (unsigned long long)sw->drop_suppressed[c]);
+	/* Excerpts of what broke the protocol, not of good messages from a
+	 * source that is blocked or too fast. */
+	if (bytes && len && c != C_DROP_RATE && c != C_DROP_BLACKLISTED)
+		store_writer_refused(pbx_worker_writer(sw->w), "stun", src, reason, offset, bytes,
+				     len < EXCERPT_BYTES ? len : EXCERPT_BYTES);
+	sw->drop_logged_ms[c] = now_ms ? now_ms : 1;
+	sw->drop_suppressed[c] = 0;
+}
 
 int main(int argc, char **argv)
 {
+	static char drop_names[STUN_DROP_COUNT][48];
+	for (int d = STUN_DROP_NONE + 1; d < STUN_DROP_COUNT; d++) {
+		snprintf(drop_names[d], sizeof drop_names[d], "dropped-%s",
+			 stun_names_drop((enum stun_drop)d));
+		counter_names[C_DROP_BASE + d] = drop_names[d];
+	}
+	static const struct pbx_daemon_def stund_def = {
+		.name = "stund",
+		.summary = "pbxedge STUN server (RFC 8489, RFC 5780 NAT behaviour discovery, "
+			   "RFC 3489 classic clients).",
+		.counters = counter_names,
+		.n_counters = C_COUNT,
+		.listeners = stund_listeners,
+		.check = stund_check,
+		.socket_open = stund_socket_open,
+		.socket_close = stund_socket_close,
+		.prepare = stund_prepare,
+		.ctx_ref = stund_ctx_ref,
+		.ctx_unref = stund_ctx_unref,
+		.worker_stop = stund_worker_stop,
+	};
 	return pbx_daemon_main(&stund_def, argc, argv);
 }

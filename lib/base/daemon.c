@@ -162,6 +162,13 @@ static int sync_sockets(struct pbx_daemon *d, bool startup)
 	struct pbx_listen_spec want[PBX_MAX_LISTEN];
 	size_t n_want = d->def->listeners ? d->def->listeners(d->snap, want) : 0;
 	struct bound next[PBX_MAX_LISTEN];
+	if (n_want == PBX_LISTEN_KEEP) {
+		/* The daemon refused this snapshot's sockets: want what is
+		 * there (and retry what failed to bind). */
+		n_want = d->n_socks;
+		for (size_t i = 0; i < n_want; i++)
+			want[i] = d->socks[i].spec;
+	}
 	size_t n_next = 0;
 	int failures = 0;
 

@@ -48,6 +48,42 @@ static const struct store_setting_info infos[STORE_SETTING_COUNT] = {
 	[STORE_SET_NATD_INTERVAL_S] = {
 		"natd.interval-s", STORE_SETTING_INT, "300", 10, 86400, "seconds",
 		"how often natd repeats NAT discovery" },
+	[STORE_SET_STUND_PRIMARY] = {
+		"stund.primary", STORE_SETTING_ADDRPORT, "", 3478, 64, NULL,
+		"IP address[:port] stund answers on (port 3478 if none; empty: stund is off)" },
+	[STORE_SET_STUND_ALTERNATE] = {
+		"stund.alternate", STORE_SETTING_ADDRPORT, "", 0, 64, NULL,
+		"second IP address[:port] for RFC 5780 NAT discovery (port: the primary's + 1 if none)" },
+	[STORE_SET_STUND_TLS_PORT] = {
+		"stund.tls-port", STORE_SETTING_INT, "5349", 1, 65535, NULL,
+		"port of STUN over TLS on the primary address (when stund.tls-cert and -key are set)" },
+	[STORE_SET_STUND_TLS_CERT] = {
+		"stund.tls-cert", STORE_SETTING_PATH, "", 0, 4095, NULL,
+		"PEM certificate chain stund presents on its TLS port" },
+	[STORE_SET_STUND_TLS_KEY] = {
+		"stund.tls-key", STORE_SETTING_PATH, "", 0, 4095, NULL,
+		"PEM private key of stund.tls-cert" },
+	[STORE_SET_STUND_SOFTWARE] = {
+		"stund.software", STORE_SETTING_STRING, "", 0, 127, NULL,
+		"SOFTWARE attribute stund puts in its answers (empty: none)" },
+	[STORE_SET_STUND_RATE_PER_SECOND] = {
+		"stund.rate-per-second", STORE_SETTING_INT, "50", 0, 1000000, NULL,
+		"STUN messages per second stund takes from one source address (0: no limit)" },
+	[STORE_SET_STUND_RATE_BURST] = {
+		"stund.rate-burst", STORE_SETTING_INT, "100", 1, 1000000, NULL,
+		"STUN messages one source address may send at once before stund.rate-per-second applies" },
+	[STORE_SET_STUND_TCP_PER_SOURCE] = {
+		"stund.tcp-per-source", STORE_SETTING_INT, "10", 1, 10000, NULL,
+		"TCP and TLS connections to stund one source address may hold" },
+	[STORE_SET_STUND_TCP_IDLE_S] = {
+		"stund.tcp-idle-s", STORE_SETTING_INT, "30", 1, 3600, "seconds",
+		"stund closes a TCP or TLS connection idle this long" },
+	[STORE_SET_TURND_LISTEN] = {
+		"turnd.listen", STORE_SETTING_ADDRPORTS, "0.0.0.0:3478", 3478, 1024, NULL,
+		"ADDR[:PORT],... turnd serves TURN on, UDP and TCP (read by turnd once it serves TURN; stund checks them)" },
+	[STORE_SET_TURND_TLS_LISTEN] = {
+		"turnd.tls-listen", STORE_SETTING_ADDRPORTS, "", 5349, 1024, NULL,
+		"ADDR[:PORT],... turnd serves TURN over TLS on (read by turnd once it serves TURN; stund checks them)" },
 };
 
 const struct store_setting_info *store_setting_info(enum store_setting s)
@@ -223,6 +259,78 @@ static int validate_stun_servers(const struct store_setting_info *in, const char
 	return 0;
 }
 
+/* One IP address with an optional port into canon (size n): the port of
+ * in->min added when there is none, or, with min 0, the bare address. */
+static int addrport(const struct store_setting_info *in, struct pbx_span v, char *canon,
+		    size_t n, struct pbx_err *err)
+{
+	struct pbx_addr a;
+	struct pbx_err e2;
+	char text[PBX_ADDRSTRLEN];
+	bool has_port = pbx_addr_parse(v, 1, PBX_ADDR_NO_PORT, &a, NULL) != 0;
+	if (has_port && pbx_addr_parse(v, 1, PBX_ADDR_NEED_PORT, &a, &e2))
+		return pbx_err_set(err, PBX_E_INVALID, "%s: '%.*s' is not an IP address with an "
+				   "optional port (192.0.2.1, 192.0.2.1:%lld, [2001:db8::1]:%lld): %s",
+				   in->key, (int)v.len, v.p, (long long)(in->min ? in->min : 3478),
+				   (long long)(in->min ? in->min : 3478), pbx_err_text(&e2));
+	if (!has_port && in->min)
+		pbx_addr_set_port(&a, (uint16_t)in->min);
+	if (has_port || in->min)
+		pbx_addr_format(&a, text, sizeof text);
+	else
+		pbx_addr_format_ip(&a, text, sizeof text);
+	if ((size_t)snprintf(canon, n, "%s", text) >= n)
+		return pbx_err_set(err, PBX_E_INVALID, "%s: value too long", in->key);
+	return 0;
+}
+
+static int validate_addrport(const struct store_setting_info *in, const char *v, char *canon,
+			     size_t n, struct pbx_err *err)
+{
+	struct pbx_span s = pbx_span_trim(pbx_span_cstr(v));
+	if (s.len == 0)
+		return put(canon, n, "", in, err);
+	return addrport(in, s, canon, n, err);
+}
+
+/* ADDR[:PORT],ADDR[:PORT]...: each member canonical, no member twice. */
+static int validate_addrports(const struct store_setting_info *in, const char *v, char *canon,
+			      size_t n, struct pbx_err *err)
+{
+	char out[8192], one[PBX_ADDRSTRLEN];
+	size_t o = 0;
+	struct pbx_span rest = pbx_span_trim(pbx_span_cstr(v)), member;
+	out[0] = '\0';
+	bool more = rest.len > 0;
+	while (more) {
+		more = pbx_span_cut(rest, ',', &member, &rest);
+		member = pbx_span_trim(member);
+		if (member.len == 0)
+			return pbx_err_set(err, PBX_E_INVALID, "%s: empty address in the list",
+					   in->key);
+		if (addrport(in, member, one, sizeof one, err))
+			return PBX_E_INVALID;
+		/* The same address twice is a typo, not a wish. */
+		struct pbx_span seen = { out, o }, prev;
+		bool smore = o > 0;
+		while (smore) {
+			smore = pbx_span_cut(seen, ',', &prev, &seen);
+			if (pbx_span_eq(prev, pbx_span_cstr(one)))
+				return pbx_err_set(err, PBX_E_INVALID, "%s: %s is listed twice",
+						   in->key, one);
+		}
+		int w = snprintf(out + o, sizeof out - o, "%s%s", o ? "," : "", one);
+		if (w < 0 || (size_t)w >= sizeof out - o)
+			return pbx_err_set(err, PBX_E_INVALID, "%s: value too long", in->key);
+		o += (size_t)w;
+	}
+	/* The canonical text must pass the length check again. */
+	if (o > (size_t)in->max)
+		return pbx_err_set(err, PBX_E_INVALID, "%s: longer than %lld characters once "
+				   "the ports are written out", in->key, (long long)in->max);
+	return put(canon, n, out, in, err);
+}
+
 int store_setting_validate(enum store_setting s, const char *value, char *canon, size_t n,
 			   struct pbx_err *err)
 {
@@ -251,6 +359,10 @@ int store_setting_validate(enum store_setting s, const char *value, char *canon,
 		return validate_stun_servers(in, value, canon, n, err);
 	case STORE_SETTING_STRING:
 		return put(canon, n, value, in, err);
+	case STORE_SETTING_ADDRPORT:
+		return validate_addrport(in, value, canon, n, err);
+	case STORE_SETTING_ADDRPORTS:
+		return validate_addrports(in, value, canon, n, err);
 	}
 	return pbx_err_set(err, PBX_E_INVALID, "%s: unknown type", in->key);
 }

@@ -23,6 +23,11 @@ for args in \
 done
 ok R --db "$A" set rpd.tls-priority 'NORMAL:-VERS-ALL:+VERS-TLS1.3:%SERVER_PRECEDENCE'
 ok R --db "$A" set natd.servers '172.16.13.1:1234,172.16.13.2;[2001:db8::3478]:3479;stun.provider.net'
+ok R --db "$A" set stund.primary 192.0.2.10
+ok R --db "$A" set stund.alternate 192.0.2.11
+ok R --db "$A" set stund.software 'pbxedge "edge" #1'
+ok R --db "$A" set turnd.listen '192.0.2.10:3480, [2001:db8::1]'
+ok R --db "$A" set turnd.tls-listen ''
 ok R --db "$A" listen http 80
 ok R --db "$A" listen https 443 --addr 2001:db8::1
 ok R --db "$A" listen h323s 1300 --addr 192.0.2.10

@@ -257,6 +257,56 @@ START_TEST(test_store_setting_validate_stun_servers)
 }
 END_TEST
 
+START_TEST(test_store_setting_validate_addrport)
+{
+	char c[256];
+	struct pbx_err err;
+	enum store_setting s;
+	ck_assert_int_eq(store_setting_find("stund.primary", &s, NULL), 0);
+	ck_assert_int_eq(s, STORE_SET_STUND_PRIMARY);
+#define primary STORE_SET_STUND_PRIMARY
+#define alternate STORE_SET_STUND_ALTERNATE
+#define listen STORE_SET_TURND_LISTEN
+	static const struct { enum store_setting s; const char *in, *canon; } ok[] = {
+		{ primary, "", "" },
+		{ primary, "192.0.2.1", "192.0.2.1:3478" },
+		{ primary, " 192.0.2.1:3480 ", "192.0.2.1:3480" },
+		{ primary, "2001:db8::1", "[2001:db8::1]:3478" },
+		{ primary, "[2001:db8::1]:5000", "[2001:db8::1]:5000" },
+		{ primary, "0.0.0.0", "0.0.0.0:3478" },
+		/* The alternate's port stays optional: stund takes the
+		 * primary's + 1. */
+		{ alternate, "192.0.2.2", "192.0.2.2" },
+		{ alternate, "[2001:db8::2]", "2001:db8::2" },
+		{ alternate, "192.0.2.2:3490", "192.0.2.2:3490" },
+		{ listen, "", "" },
+		{ listen, "0.0.0.0", "0.0.0.0:3478" },
+		{ listen, "192.0.2.1:3480, [2001:db8::1]", "192.0.2.1:3480,[2001:db8::1]:3478" },
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		ck_assert_msg(store_setting_validate(ok[i].s, ok[i].in, c, sizeof c, &err) == 0,
+			      "%s: %s", ok[i].in, err.msg);
+		ck_assert_str_eq(c, ok[i].canon);
+	}
+	static const struct { enum store_setting s; const char *in; } bad[] = {
+		{ primary, "stun.example.com" }, { primary, "192.0.2.1:0" },
+		{ primary, "192.0.2.1:65536" }, { primary, "192.0.2.1,192.0.2.2" },
+		{ primary, "[::1" }, { alternate, "192.0.2" },
+		{ listen, "192.0.2.1:3478,192.0.2.1" }, { listen, "192.0.2.1," },
+		{ listen, ",192.0.2.1" }, { listen, "host.example:3478" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		pbx_err_clear(&err);
+		ck_assert_msg(store_setting_validate(bad[i].s, bad[i].in, c, sizeof c, &err) ==
+			      PBX_E_INVALID, "accepted '%s'", bad[i].in);
+		ck_assert_ptr_nonnull(strstr(err.msg, store_setting_info(bad[i].s)->key));
+	}
+#undef primary
+#undef alternate
+#undef listen
+}
+END_TEST
+
 START_TEST(test_store_setting_table_bounds)
 {
 	/* Every key: its default validates to itself, and INT keys accept
@@ -635,6 +685,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_store_setting_set_get_unset);
 	tcase_add_test(tc, test_store_setting_validate_refusals);
 	tcase_add_test(tc, test_store_setting_validate_stun_servers);
+	tcase_add_test(tc, test_store_setting_validate_addrport);
 	tcase_add_test(tc, test_store_setting_table_bounds);
 	tcase_add_test(tc, test_store_listen_set_off);
 	tcase_add_test(tc, test_store_name_validate);

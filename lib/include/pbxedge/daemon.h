@@ -35,6 +35,9 @@ struct pbx_listen_spec {
 
 #define PBX_MAX_LISTEN 32
 
+/* What a listeners callback returns to keep the sockets bound now. */
+#define PBX_LISTEN_KEEP ((size_t)-1)
+
 struct pbx_daemon_def {
 	const char *name;     /* "rpd": log ident, status row, setting prefix */
 	const char *summary;  /* one line for --help */
@@ -45,7 +48,10 @@ struct pbx_daemon_def {
 	/* Most worker threads (0: as many as CPUs). */
 	int max_workers;
 	/* Fill specs (at most PBX_MAX_LISTEN) with the sockets snap asks for;
-	 * return how many.  May be NULL: no sockets. */
+	 * return how many, or PBX_LISTEN_KEEP to refuse snap's sockets and
+	 * keep those bound now (none at start-up), e.g. when snap asks for an
+	 * address another daemon is configured to use.  May be NULL: no
+	 * sockets. */
 	size_t (*listeners)(const struct store_snapshot *snap, struct pbx_listen_spec *specs);
 	/* --check: print the effective configuration of snap as understood;
 	 * return the number of problems found (0: valid). */

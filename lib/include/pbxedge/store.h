@@ -127,6 +127,8 @@ enum store_setting_type {
 	STORE_SETTING_PATH,         /* absolute path, or empty for none */
 	STORE_SETTING_TLS_PRIORITY, /* a GnuTLS priority string */
 	STORE_SETTING_STUN_SERVERS, /* a[:port],b[:port];x[:port] */
+	STORE_SETTING_ADDRPORT,     /* one IP address[:port], or empty for none */
+	STORE_SETTING_ADDRPORTS,    /* ADDR[:PORT],ADDR[:PORT]..., or empty */
 };
 
 /* Setting keys; store_setting_info gives their names and limits. */
@@ -143,6 +145,18 @@ enum store_setting {
 	STORE_SET_RPD_IPV6_PREFIX,
 	STORE_SET_NATD_SERVERS,
 	STORE_SET_NATD_INTERVAL_S,
+	STORE_SET_STUND_PRIMARY,
+	STORE_SET_STUND_ALTERNATE,
+	STORE_SET_STUND_TLS_PORT,
+	STORE_SET_STUND_TLS_CERT,
+	STORE_SET_STUND_TLS_KEY,
+	STORE_SET_STUND_SOFTWARE,
+	STORE_SET_STUND_RATE_PER_SECOND,
+	STORE_SET_STUND_RATE_BURST,
+	STORE_SET_STUND_TCP_PER_SOURCE,
+	STORE_SET_STUND_TCP_IDLE_S,
+	STORE_SET_TURND_LISTEN,
+	STORE_SET_TURND_TLS_LISTEN,
 	STORE_SETTING_COUNT
 };
 
@@ -150,7 +164,10 @@ struct store_setting_info {
 	const char *key;     /* "rpd.inspect-timeout-ms": daemon.name */
 	enum store_setting_type type;
 	const char *def;     /* default, as text */
-	int64_t min, max;    /* INT: range; STRING: max is the length bound */
+	int64_t min, max;    /* INT: range; STRING and the others: max is the
+			      * length bound; ADDRPORT(S): min is the port of
+			      * an address given without one (0: the port
+			      * stays optional, the daemon picks it) */
 	const char *unit;    /* for help: "ms", "minutes" ... or NULL */
 	const char *help;    /* one line */
 };
