@@ -7,5 +7,6 @@
 extern const struct pbx_inspector pbx_inspector_http;
 extern const struct pbx_inspector pbx_inspector_sip;
 extern const struct pbx_inspector pbx_inspector_ldap;
+extern const struct pbx_inspector pbx_inspector_h323;
 
 #endif

@@ -34,6 +34,7 @@ static const struct pbx_inspector *const inspectors[STORE_FAMILY_COUNT] = {
 	[STORE_FAMILY_HTTP] = &pbx_inspector_http,
 	[STORE_FAMILY_SIP] = &pbx_inspector_sip,
 	[STORE_FAMILY_LDAP] = &pbx_inspector_ldap,
+	[STORE_FAMILY_H323] = &pbx_inspector_h323,
 };
 
 const struct pbx_inspector *pbx_inspector_for(enum store_family f)

@@ -79,6 +79,9 @@ static void harness_same_verdict(const struct pbx_verdict *a, const uint8_t *abu
 				  "alias");
 }
 
+/* The state of the whole-buffer call, which *out's spans may point into. */
+static void *harness_out_state;
+
 /* Feed one message (with perhaps more after it) as rpd would and check
  * that whole, byte-by-byte and every two-part split agree.  The verdict
  * for the whole buffer is returned in *out; *decided_at gets the smallest
@@ -94,7 +97,10 @@ static void harness_request(const struct pbx_inspector *in, const void *buf, siz
 	memcpy(whole_copy, b, len);
 	memset(out, 0, sizeof *out);
 	in->request(st, whole_copy, len, out);
-	free(st);
+	/* *out's spans may point into this state (names converted or
+	 * joined there): it lives until the next call. */
+	free(harness_out_state);
+	harness_out_state = st;
 
 	/* Byte by byte. */
 	st = harness_state(in, max_head);
