@@ -174,7 +174,9 @@ static const struct ctl_cmd cmds[] = {
 	{ "target", "NAME FAMILY HOST", 3, 3, OPT_PLAIN | OPT_TLS | OPT_CHECK_CERT, CTL_IMPORT,
 	  cmd_target,
 	  "send FAMILY (http sip h323 ldap) requests for NAME to HOST; with both ports "
-	  "the encryption is kept, with one every request uses it" },
+	  "the encryption is kept, with one every request uses it; --check-cert (h323): "
+	  "the TLS port only for registrations whose client certificate verifies and "
+	  "names one of their aliases, the plain port for all others" },
 	{ "target del", "NAME FAMILY", 2, 2, 0, 0, cmd_target_del,
 	  "stop forwarding FAMILY requests for NAME" },
 	{ "allow-ip", "NAME FAMILY CIDR", 3, 3, 0, CTL_IMPORT, cmd_allow_ip,
