@@ -18,52 +18,18 @@
 #include <pbxedge/h225.h>
 
 #include "h225_frames.h"
+#include "vectors.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* ---- vectors ---- */
 
-/* tests/vectors/h225/NAME, found from this file's path, or from the
- * program's (BUILD/tests/unit/test_h225) when built out of tree. */
-static void vector_path(const char *name, char *path, size_t n)
-{
-	const char *src = __FILE__;
-	const char *cut = strstr(src, "unit/test_h225.c");
-	int k = cut ? (int)(cut - src) : 0;
-	snprintf(path, n, "%.*svectors/h225/%s", k, src, name);
-	if (src[0] == '/' || access(path, R_OK) == 0)
-		return;
-	char exe[512];
-	ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (len <= 0)
-		return;
-	exe[len] = '\0';
-	for (int up = 0; up < 3; up++) {
-		char *slash = strrchr(exe, '/');
-		if (slash)
-			*slash = '\0';
-	}
-	snprintf(path, n, "%s/%.*svectors/h225/%s", exe, k, src, name);
-}
-
-/* A heap copy of exactly the file's size, so ASan sees reads past it. */
+/* tests/vectors/h225/NAME (see vectors.h). */
 static uint8_t *load_file(const char *name, size_t *len)
 {
-	char path[1024];
-	vector_path(name, path, sizeof path);
-	FILE *f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-	long size = ftell(f);
-	ck_assert_int_gt(size, 0);
-	rewind(f);
-	uint8_t *b = malloc((size_t)size + 1);
-	ck_assert_ptr_nonnull(b);
-	ck_assert_uint_eq(fread(b, 1, (size_t)size, f), (size_t)size);
-	fclose(f);
-	*len = (size_t)size;
-	return b;
+	return vector_load("h225", name, len);
 }
+
 
 static uint8_t *load(const char *name, size_t *len)
 {

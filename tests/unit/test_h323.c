@@ -19,6 +19,7 @@
 
 #include "h225_frames.h"
 #include "inspect_harness.h"
+#include "vectors.h"
 
 #define MAX_HEAD 16384
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -31,38 +32,12 @@ static const struct pbx_inspector *h323(void)
 	return in;
 }
 
-/* tests/vectors/h225/NAME.bin, found as test_h225.c finds it. */
+/* tests/vectors/h225/NAME.bin (see vectors.h). */
 static uint8_t *load(const char *name, size_t *len)
 {
-	const char *src = __FILE__;
-	const char *cut = strstr(src, "unit/test_h323.c");
-	int k = cut ? (int)(cut - src) : 0;
-	char path[1024];
-	snprintf(path, sizeof path, "%.*svectors/h225/%s.bin", k, src, name);
-	if (src[0] != '/' && access(path, R_OK) != 0) {
-		char exe[512];
-		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-		ck_assert_int_gt(n, 0);
-		exe[n] = '\0';
-		for (int up = 0; up < 3; up++) {
-			char *slash = strrchr(exe, '/');
-			if (slash)
-				*slash = '\0';
-		}
-		snprintf(path, sizeof path, "%s/%.*svectors/h225/%s.bin", exe, k, src, name);
-	}
-	FILE *f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-	long size = ftell(f);
-	ck_assert_int_gt(size, 0);
-	rewind(f);
-	uint8_t *b = malloc((size_t)size);
-	ck_assert_ptr_nonnull(b);
-	ck_assert_uint_eq(fread(b, 1, (size_t)size, f), (size_t)size);
-	fclose(f);
-	*len = (size_t)size;
-	return b;
+	char file[256];
+	snprintf(file, sizeof file, "%s.bin", name);
+	return vector_load("h225", file, len);
 }
 
 #define ck_assert_span(sp, want)                                                      \

@@ -15,6 +15,7 @@
 #include <pbxedge/inspect.h>
 
 #include "inspect_harness.h"
+#include "vectors.h"
 
 #define MAX_HEAD 8192
 #define NOWHERE ((size_t)-1)
@@ -355,35 +356,10 @@ static const struct vec vectors[] = {
 
 #define NVECTORS (sizeof vectors / sizeof vectors[0])
 
-/* The vectors sit in tests/vectors/http, beside this file's folder.
- * __FILE__ is relative to the build directory, where meson runs tests;
- * run from elsewhere, the program finds the build directory two folders
- * above its own. */
+/* tests/vectors/http (see vectors.h), opened; NULL if not found. */
 static DIR *open_vectors(char *dir, size_t n)
 {
-	char base[PATH_MAX];
-	const char *src = __FILE__;
-	const char *slash = strrchr(src, '/');
-	int srclen = slash ? (int)(slash - src) : 1;
-	DIR *d;
-
-	int k = snprintf(dir, n, "%.*s/../vectors/http", srclen, slash ? src : ".");
-	if (k < 0 || (size_t)k >= n)
-		return NULL;
-	if ((d = opendir(dir)) || src[0] == '/')
-		return d;
-	ssize_t got = readlink("/proc/self/exe", base, sizeof base - 1);
-	if (got <= 0)
-		return NULL;
-	base[got] = '\0';
-	for (int up = 0; up < 3; up++) {
-		char *s = strrchr(base, '/');
-		if (!s)
-			return NULL;
-		*s = '\0';
-	}
-	k = snprintf(dir, n, "%s/%.*s/../vectors/http", base, srclen, src);
-	return k < 0 || (size_t)k >= n ? NULL : opendir(dir);
+	return vector_dir("http", dir, n) ? opendir(dir) : NULL;
 }
 
 static uint8_t *read_vector(const char *dir, const char *name, size_t *len)

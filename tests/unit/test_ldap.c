@@ -15,6 +15,7 @@
 #include <pbxedge/inspect.h>
 
 #include "inspect_harness.h"
+#include "vectors.h"
 
 #define MAX_HEAD 4096
 
@@ -27,49 +28,14 @@ static const struct pbx_inspector *ldap(void)
 
 /* ---- vectors ---- */
 
-/* tests/vectors/ldap, found from this file's own path.  meson compiles
- * it relative to the build directory and runs tests there; run from
- * elsewhere, the build directory is the one this program sits in, three
- * levels up (BUILD/tests/unit/test_ldap). */
-static void vector_path(const char *name, char *path, size_t n)
-{
-	const char *src = __FILE__;
-	const char *cut = strstr(src, "unit/test_ldap.c");
-	int k = cut ? (int)(cut - src) : 0;
-	snprintf(path, n, "%.*svectors/ldap/%s.bin", k, src, name);
-	if (src[0] == '/' || access(path, R_OK) == 0)
-		return;
-	char exe[512];
-	ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (len <= 0)
-		return;
-	exe[len] = '\0';
-	for (int up = 0; up < 3; up++) {
-		char *slash = strrchr(exe, '/');
-		if (slash)
-			*slash = '\0';
-	}
-	snprintf(path, n, "%s/%.*svectors/ldap/%s.bin", exe, k, src, name);
-}
-
-/* A heap copy of exactly the vector's size, so ASan sees reads past it. */
+/* tests/vectors/ldap/NAME.bin (see vectors.h). */
 static uint8_t *load(const char *name, size_t *len)
 {
-	char path[1024];
-	vector_path(name, path, sizeof path);
-	FILE *f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-	long size = ftell(f);
-	ck_assert_int_gt(size, 0);
-	rewind(f);
-	uint8_t *b = malloc((size_t)size);
-	ck_assert_ptr_nonnull(b);
-	ck_assert_uint_eq(fread(b, 1, (size_t)size, f), (size_t)size);
-	fclose(f);
-	*len = (size_t)size;
-	return b;
+	char file[256];
+	snprintf(file, sizeof file, "%s.bin", name);
+	return vector_load("ldap", file, len);
 }
+
 
 #define ck_assert_span(sp, want)                                                      \
 	do {                                                                          \

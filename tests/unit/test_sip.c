@@ -11,6 +11,7 @@
 #include <pbxedge/inspect.h>
 
 #include "inspect_harness.h"
+#include "vectors.h"
 
 /* The head bound the vectors are run with: too-large-head.sip exceeds it. */
 #define MAX_HEAD 4096
@@ -19,41 +20,13 @@ static const struct pbx_inspector *sip;
 
 /* ---- vectors ---- */
 
-/* tests/vectors/sip, found from this file's path as the compiler saw it
- * (meson compiles from the build directory and runs tests there), unless
- * SIP_VECTORS names it. */
-static void vector_path(const char *name, char *path, size_t n)
-{
-	const char *dir = getenv("SIP_VECTORS");
-	if (dir) {
-		snprintf(path, n, "%s/%s", dir, name);
-		return;
-	}
-	const char *src = __FILE__;
-	const char *unit = strstr(src, "unit/test_sip.c");
-	ck_assert_ptr_nonnull(unit);
-	snprintf(path, n, "%.*svectors/sip/%s", (int)(unit - src), src, name);
-}
-
-/* A vector in a heap block of exactly its size. */
+/* tests/vectors/sip/NAME in a heap block of exactly its size (see
+ * vectors.h). */
 static uint8_t *load(const char *name, size_t *len)
 {
-	char path[4096];
-	vector_path(name, path, sizeof path);
-	FILE *f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "cannot open %s (set SIP_VECTORS to the vector directory)",
-		      path);
-	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-	long size = ftell(f);
-	ck_assert_int_ge(size, 0);
-	rewind(f);
-	uint8_t *p = malloc(size ? (size_t)size : 1);
-	ck_assert_ptr_nonnull(p);
-	ck_assert_uint_eq(fread(p, 1, (size_t)size, f), (size_t)size);
-	fclose(f);
-	*len = (size_t)size;
-	return p;
+	return vector_load("sip", name, len);
 }
+
 
 static size_t find(const uint8_t *p, size_t len, const char *what)
 {

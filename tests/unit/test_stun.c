@@ -14,6 +14,7 @@
 #include <pbxedge/addr.h>
 #include <pbxedge/err.h>
 #include <pbxedge/stun.h>
+#include "vectors.h"
 
 /* ---- helpers ---- */
 
@@ -81,35 +82,10 @@ static void hex_to(const char *hex, uint8_t *out, size_t n)
 	}
 }
 
-/* The vectors sit in tests/vectors/stun, beside this file's folder.
- * __FILE__ is relative to the build directory, where meson runs tests;
- * run from elsewhere, the program finds the build directory two folders
- * above its own. */
+/* tests/vectors/stun (see vectors.h), opened; NULL if not found. */
 static DIR *open_vectors(char *dir, size_t n)
 {
-	char base[PATH_MAX];
-	const char *src = __FILE__;
-	const char *slash = strrchr(src, '/');
-	int srclen = slash ? (int)(slash - src) : 1;
-	DIR *d;
-
-	int k = snprintf(dir, n, "%.*s/../vectors/stun", srclen, slash ? src : ".");
-	if (k < 0 || (size_t)k >= n)
-		return NULL;
-	if ((d = opendir(dir)) || src[0] == '/')
-		return d;
-	ssize_t got = readlink("/proc/self/exe", base, sizeof base - 1);
-	if (got <= 0)
-		return NULL;
-	base[got] = '\0';
-	for (int up = 0; up < 3; up++) {
-		char *s = strrchr(base, '/');
-		if (!s)
-			return NULL;
-		*s = '\0';
-	}
-	k = snprintf(dir, n, "%s/%.*s/../vectors/stun", base, srclen, src);
-	return k < 0 || (size_t)k >= n ? NULL : opendir(dir);
+	return vector_dir("stun", dir, n) ? opendir(dir) : NULL;
 }
 
 /* Blocks load() handed out, freed after each test. */
@@ -126,22 +102,9 @@ static void free_held(void)
  * read past it.  It lives until the test ends. */
 static uint8_t *load(const char *name, size_t *len)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 256];
-	uint8_t tmp[65536];
-	DIR *d = open_vectors(dir, sizeof dir);
-	ck_assert_msg(d != NULL, "tests/vectors/stun not found");
-	closedir(d);
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	*len = fread(tmp, 1, sizeof tmp, f);
-	ck_assert_msg(feof(f) && !ferror(f), "%s: unreadable or over 64 KiB", path);
-	fclose(f);
-	uint8_t *p = malloc(*len ? *len : 1);
-	ck_assert_ptr_nonnull(p);
 	ck_assert_uint_lt(n_held, sizeof held / sizeof held[0]);
+	uint8_t *p = vector_load("stun", name, len);
 	held[n_held++] = p;
-	memcpy(p, tmp, *len);
 	return p;
 }
 
