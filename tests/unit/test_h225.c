@@ -24,18 +24,12 @@
 
 /* ---- vectors ---- */
 
-/* tests/vectors/h225/NAME (see vectors.h). */
-static uint8_t *load_file(const char *name, size_t *len)
-{
-	return vector_load("h225", name, len);
-}
-
-
+/* tests/vectors/h225/NAME.bin (see vectors.h). */
 static uint8_t *load(const char *name, size_t *len)
 {
 	char file[256];
 	snprintf(file, sizeof file, "%s.bin", name);
-	return load_file(file, len);
+	return vector_load("h225", file, len);
 }
 
 static uint8_t *dup_bytes(const uint8_t *p, size_t n)
@@ -137,10 +131,14 @@ static void summary(const struct h225_msg *m, char *line, size_t cap)
 START_TEST(test_h225_as_tshark)
 {
 	size_t len;
-	uint8_t *want = load_file("tshark-expected.txt", &len);
+	uint8_t *raw = vector_load("h225", "tshark-expected.txt", &len);
+	char *want = malloc(len + 1);
+	ck_assert_ptr_nonnull(want);
+	memcpy(want, raw, len);
 	want[len] = '\0';
+	free(raw);
 	int lines = 0;
-	for (char *save = NULL, *ln = strtok_r((char *)want, "\n", &save); ln;
+	for (char *save = NULL, *ln = strtok_r(want, "\n", &save); ln;
 	     ln = strtok_r(NULL, "\n", &save)) {
 		char name[128], line[2048];
 		const char *sp = strchr(ln, ' ');
