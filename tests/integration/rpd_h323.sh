@@ -283,4 +283,11 @@ python3 "$TSHARK_FIELDS" --check "$PBX_SRC/tests/vectors/h225" >/dev/null ||
 	fail "tshark reads the H.225 vectors differently from tshark-expected.txt"
 
 grep -q "ERROR\|AddressSanitizer\|runtime error" "$T/rpd.log" && fail "rpd logged an error"
+# rpctl status shows the H.323 refusals and rejections.
+R status >"$T/status.txt"
+grep -Eq "^  rpd +refused-other-service +1$" "$T/status.txt" || fail "status: refused-other-service"
+grep -Eq " 127\.0\.0\.9 +h323 +service-rejected deny\.example status 11$" "$T/status.txt" ||
+	fail "status: no securityDenial event"
+grep -Eq " h323 +127\.0\.0\.1 +unknown-name at byte 0$" "$T/status.txt" ||
+	fail "status: no refused h323 message"
 echo "rpd_h323: ok"
