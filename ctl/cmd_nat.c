@@ -149,9 +149,11 @@ static int cmd_probe(struct ctl *c, int argc, char **argv)
 		return ctl_fail_err(c);
 	if (!a.seen)
 		return ctl_fail(c, "no natd is running (natd has never started on this store)");
-	if (strcmp(a.state, "running") != 0 || store_now() - a.heartbeat > NATD_STALE_S)
+	/* A natd that is still starting takes the request once it runs. */
+	bool up = strcmp(a.state, "running") == 0 || strcmp(a.state, "starting") == 0;
+	if (!up || store_now() - a.heartbeat > NATD_STALE_S)
 		return ctl_fail(c, "no natd is running (natd is %s, last heartbeat %llds ago)",
-				strcmp(a.state, "running") ? a.state : "not responding",
+				up ? "not responding" : a.state,
 				(long long)(store_now() - a.heartbeat));
 	if (store_setting_get(c->st, "natd.servers", servers, sizeof servers, NULL, &c->err))
 		return ctl_fail_err(c);
