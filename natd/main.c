@@ -497,7 +497,8 @@ static int natd_check(const struct store_snapshot *snap, FILE *out)
 
 static const struct pbx_daemon_def natd_def = {
 	.name = "natd",
-	.summary = "pbxedge NAT discovery: this site's external address and NAT type.",
+	.summary = "pbxedge NAT discovery: this site's external address and NAT type\n"
+		   "(natd --once [--json] [-d PATH]: one round, stored and printed).",
 	.max_workers = 1,
 	.check = natd_check,
 	.prepare = natd_prepare,
