@@ -10,7 +10,7 @@ struct natd_entry {
 	char server[NATD_TEXT_MAX];          /* as configured */
 	struct pbx_addr addrs[NATD_MAX_MEMBERS];
 	size_t n_addrs;
-	char dns_error[200];                 /* why it could not be probed */
+	char dns_error[NATD_HOST_MAX + 256]; /* why it could not be probed */
 	int socks[NATD_MAX_SOCKS];
 	size_t n_socks;
 	bool running;
