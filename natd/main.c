@@ -281,7 +281,7 @@ struct natd_ctx {
 	bool started;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	volatile bool stop;           /* under mu; read unlocked by a round */
+	atomic_bool stop;             /* set under mu; a round reads it too */
 	bool changed;                 /* settings changed since the last round */
 	char servers[NATD_TEXT_MAX];
 	int64_t interval_s;
@@ -314,11 +314,6 @@ static void find_db(int argc, char **argv)
 	snprintf(db_path, sizeof db_path, "%s", db);
 }
 
-static int64_t wall_ms(void)
-{
-	return natd_now_ms();
-}
-
 /* One round with the settings of now; answers the requests up to last. */
 static void daemon_round(struct natd_ctx *x, struct store *st, const char *servers,
 			 int64_t last)
@@ -347,7 +342,7 @@ static void daemon_round(struct natd_ctx *x, struct store *st, const char *serve
 		natd_round_free(&r);
 	}
 	free(list);
-	if (last && !x->stop && store_nat_probe_finish(st, last, &err))
+	if (last && !atomic_load(&x->stop) && store_nat_probe_finish(st, last, &err))
 		pbx_log_warn("store-write-failed reason=store-error detail=\"%s\"",
 			     pbx_err_text(&err));
 }
@@ -362,11 +357,11 @@ static void *prober(void *arg)
 			      pbx_err_text(&err));
 		return NULL;
 	}
-	int64_t next = wall_ms(); /* the first round at once */
+	int64_t next = natd_now_ms(); /* the first round at once */
 	char servers[NATD_TEXT_MAX];
 	pthread_mutex_lock(&x->mu);
-	while (!x->stop) {
-		int64_t now = wall_ms(), last = 0;
+	while (!atomic_load(&x->stop)) {
+		int64_t now = natd_now_ms(), last = 0;
 		if (x->changed) {
 			x->changed = false;
 			next = now;
@@ -380,10 +375,10 @@ static void *prober(void *arg)
 		if (last || now >= next) {
 			pbx_log_debug("nat-round reason=%s", last ? "requested" : "interval");
 			daemon_round(x, st, servers, last);
-			next = wall_ms() + interval * 1000;
+			next = natd_now_ms() + interval * 1000;
 		}
 		pthread_mutex_lock(&x->mu);
-		if (x->stop)
+		if (atomic_load(&x->stop))
 			break;
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -412,7 +407,7 @@ static void ctx_unref(void *ctx)
 		return;
 	if (x->started) {
 		pthread_mutex_lock(&x->mu);
-		x->stop = true;
+		atomic_store(&x->stop, true);
 		pthread_cond_signal(&x->cv);
 		pthread_mutex_unlock(&x->mu);
 		pthread_join(x->thread, NULL);
@@ -431,6 +426,7 @@ static void *natd_prepare(const struct store_snapshot *snap, void *prev, bool re
 		if (!(x = calloc(1, sizeof *x)))
 			return NULL;
 		atomic_init(&x->refs, 1);
+		atomic_init(&x->stop, false);
 		pthread_mutex_init(&x->mu, NULL);
 		pthread_cond_init(&x->cv, NULL);
 	}

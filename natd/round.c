@@ -192,7 +192,7 @@ static void evidence(struct natd_entry *e)
 	e->evidence = text;
 }
 
-int natd_round_run(const struct natd_list *list, const volatile bool *stop,
+int natd_round_run(const struct natd_list *list, const atomic_bool *stop,
 		   struct natd_round *r)
 {
 	memset(r, 0, sizeof *r);
@@ -237,7 +237,7 @@ int natd_round_run(const struct natd_list *list, const volatile bool *stop,
 		}
 		if (n == 0)
 			break;
-		if (stop && *stop) {
+		if (stop && atomic_load(stop)) {
 			for (size_t i = 0; i < r->n; i++)
 				close_entry(&r->e[i]);
 			return -EINTR;

@@ -3,6 +3,8 @@
 #ifndef NATD_ROUND_H
 #define NATD_ROUND_H
 
+#include <stdatomic.h>
+
 #include "natd.h"
 
 /* One logical server's round. */
@@ -30,8 +32,9 @@ int64_t natd_now_ms(void);
 /* natd_round_run - probe every logical server of list in parallel; *r gets
  * one entry per logical server, in list order, each with its verdict and
  * evidence (free with natd_round_free, also after an error).  Returns 0,
- * -EINTR if *stop became true, or -errno. */
-int natd_round_run(const struct natd_list *list, const volatile bool *stop,
+ * -EINTR if *stop became true (it is looked at every 100 ms), or
+ * -errno. */
+int natd_round_run(const struct natd_list *list, const atomic_bool *stop,
 		   struct natd_round *r);
 
 void natd_round_free(struct natd_round *r);
