@@ -86,9 +86,13 @@ const char *natd_classic_name(enum natd_classic c);
 
 /* The probes: test I to every member, then the filtering tests (RFC 5780
  * 4.4) and hairpinning (4.5) on the fresh mapping, then the mapping tests
- * (4.3).  The RFC 3489 sequence (10.1) uses the same requests. */
+ * (4.3).  The RFC 3489 sequence (10.1) uses the same requests.  Test I goes
+ * out twice, with the magic cookie and without: a server that only speaks
+ * RFC 3489 may answer the second alone, and the rest of the round then
+ * speaks its language. */
 enum natd_test {
 	NATD_T_BINDING,      /* test I: plain Binding to a member */
+	NATD_T_BINDING_3489, /* test I as an RFC 3489 request (no magic cookie) */
 	NATD_T_FILTER_II,    /* CHANGE-REQUEST ip+port */
 	NATD_T_FILTER_III,   /* CHANGE-REQUEST port */
 	NATD_T_MAP_II,       /* to the other address, primary port */
@@ -117,9 +121,10 @@ struct natd_tx {
 	uint8_t sock;         /* socket index it is sent from */
 	uint8_t member;       /* member the round is about (test I: its target) */
 	uint8_t sends;
+	uint8_t kind;         /* enum stun_kind of the request */
 	unsigned change;      /* STUN_CHANGE_* flags */
 	struct pbx_addr to;
-	uint8_t tid[STUN_TID_LEN];
+	uint8_t tid[STUN_TID_LEN_CLASSIC]; /* STUN_TID_LEN bytes with the cookie */
 	int64_t started, next_send, deadline, done_at; /* ms */
 	int64_t rto;
 	/* The answer. */
@@ -132,7 +137,7 @@ struct natd_tx {
 	char note[120];           /* what the answer meant, or why it was not used */
 };
 
-#define NATD_MAX_TX (NATD_MAX_MEMBERS + 5)
+#define NATD_MAX_TX (2 * NATD_MAX_MEMBERS + 5)
 #define NATD_MAX_SOCKS (NATD_MAX_MEMBERS + 1) /* one per member, one for hairpinning */
 #define NATD_REQ_MAX 64
 
@@ -152,6 +157,7 @@ struct natd_verdict {
 	struct pbx_addr other;    /* the server's other address, if it gave one */
 	bool nat;                 /* mapped differs from the local address */
 	bool rfc3489;             /* the server answered the RFC 3489 way */
+	uint8_t kind;             /* enum stun_kind the round goes on in */
 	enum natd_behaviour mapping, filtering;
 	enum natd_hairpin hairpin;
 	enum natd_classic classic;
@@ -164,7 +170,7 @@ struct natd_probe {
 	size_t n_members;
 	struct pbx_addr member[NATD_MAX_MEMBERS];
 	struct pbx_addr local[NATD_MAX_SOCKS]; /* socket i's local address */
-	uint8_t tids[NATD_MAX_TX][STUN_TID_LEN];
+	uint8_t tids[NATD_MAX_TX][STUN_TID_LEN_CLASSIC];
 	struct natd_tx tx[NATD_MAX_TX];
 	size_t n_tx;
 	int phase;                /* 1 test I, 2 filtering + hairpinning, 3 mapping, 4 done */
@@ -177,10 +183,11 @@ struct natd_probe {
  * (1..NATD_MAX_MEMBERS) at now.  Socket i (0..n-1) sends to member i;
  * socket n is the second socket of the hairpinning test; local[i] is
  * socket i's local address.  tids gives the transaction IDs (random: an
- * answer must guess one to count).  Returns 0 or PBX_E_INVALID. */
+ * answer must guess one to count; requests with the magic cookie use the
+ * first STUN_TID_LEN bytes).  Returns 0 or PBX_E_INVALID. */
 int natd_probe_init(struct natd_probe *p, const struct pbx_addr *members, size_t n,
-		    const struct pbx_addr *local, const uint8_t tids[NATD_MAX_TX][STUN_TID_LEN],
-		    int64_t now);
+		    const struct pbx_addr *local,
+		    const uint8_t tids[NATD_MAX_TX][STUN_TID_LEN_CLASSIC], int64_t now);
 
 /* natd_probe_next - the next datagram to send at now, into *out.  Returns
  * true while there is one; call until false after every init, input and

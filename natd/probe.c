@@ -34,6 +34,7 @@ static const char *const classic_names[] = {
 
 static const char *const test_names[] = {
 	[NATD_T_BINDING] = "binding",
+	[NATD_T_BINDING_3489] = "binding-rfc3489",
 	[NATD_T_FILTER_II] = "filtering-change-ip-port",
 	[NATD_T_FILTER_III] = "filtering-change-port",
 	[NATD_T_MAP_II] = "mapping-other-ip",
@@ -91,13 +92,23 @@ static void note(struct natd_tx *t, const char *text)
 
 static struct natd_tx *add_tx(struct natd_probe *p, enum natd_test test, size_t sock,
 			      size_t member, const struct pbx_addr *to, unsigned change,
-			      int64_t now)
+			      enum stun_kind kind, int64_t now)
 {
 	if (p->n_tx >= NATD_MAX_TX)
-		return NULL; /* cannot happen: at most members + 5 */
+		return NULL; /* cannot happen: at most 2 * members + 5 */
 	struct natd_tx *t = &p->tx[p->n_tx];
 	memset(t, 0, sizeof *t);
-	memcpy(t->tid, p->tids[p->n_tx], STUN_TID_LEN);
+	t->kind = (uint8_t)kind;
+	if (kind == STUN_KIND_RFC3489) {
+		memcpy(t->tid, p->tids[p->n_tx], STUN_TID_LEN_CLASSIC);
+		/* A classic ID that starts with the magic cookie would read as
+		 * a cookie and a 12-byte ID. */
+		if (t->tid[0] == 0x21 && t->tid[1] == 0x12 && t->tid[2] == 0xA4 &&
+		    t->tid[3] == 0x42)
+			t->tid[0] ^= 0x80;
+	} else {
+		memcpy(t->tid, p->tids[p->n_tx], STUN_TID_LEN);
+	}
 	p->n_tx++;
 	t->test = (uint8_t)test;
 	t->state = NATD_TX_PENDING;
@@ -114,8 +125,8 @@ static struct natd_tx *add_tx(struct natd_probe *p, enum natd_test test, size_t 
 }
 
 int natd_probe_init(struct natd_probe *p, const struct pbx_addr *members, size_t n,
-		    const struct pbx_addr *local, const uint8_t tids[NATD_MAX_TX][STUN_TID_LEN],
-		    int64_t now)
+		    const struct pbx_addr *local,
+		    const uint8_t tids[NATD_MAX_TX][STUN_TID_LEN_CLASSIC], int64_t now)
 {
 	memset(p, 0, sizeof *p);
 	if (n == 0 || n > NATD_MAX_MEMBERS)
@@ -127,8 +138,10 @@ int natd_probe_init(struct natd_probe *p, const struct pbx_addr *members, size_t
 	p->start = now;
 	p->phase = 1;
 	p->v.answered_by = -1;
-	for (size_t i = 0; i < n; i++)
-		add_tx(p, NATD_T_BINDING, i, i, &members[i], 0, now);
+	for (size_t i = 0; i < n; i++) {
+		add_tx(p, NATD_T_BINDING, i, i, &members[i], 0, STUN_KIND_RFC5389, now);
+		add_tx(p, NATD_T_BINDING_3489, i, i, &members[i], 0, STUN_KIND_RFC3489, now);
+	}
 	return 0;
 }
 
@@ -320,15 +333,16 @@ static void start_phase2(struct natd_probe *p, int64_t now)
 	struct natd_verdict *v = &p->v;
 	size_t w = (size_t)v->answered_by;
 	p->phase = 2;
+	enum stun_kind k = (enum stun_kind)v->kind;
 	if (v->other.len) {
 		add_tx(p, NATD_T_FILTER_II, w, w, &p->member[w], STUN_CHANGE_IP | STUN_CHANGE_PORT,
-		       now);
-		add_tx(p, NATD_T_FILTER_III, w, w, &p->member[w], STUN_CHANGE_PORT, now);
+		       k, now);
+		add_tx(p, NATD_T_FILTER_III, w, w, &p->member[w], STUN_CHANGE_PORT, k, now);
 	}
 	/* From the second socket to the winner's mapped address: a NAT that
 	 * hairpins delivers it to the winner's socket. */
 	if (pbx_addr_family(&p->local[p->n_members]) == pbx_addr_family(&v->mapped))
-		add_tx(p, NATD_T_HAIRPIN, p->n_members, w, &v->mapped, 0, now);
+		add_tx(p, NATD_T_HAIRPIN, p->n_members, w, &v->mapped, 0, k, now);
 }
 
 static void start_phase3(struct natd_probe *p, int64_t now)
@@ -340,13 +354,52 @@ static void start_phase3(struct natd_probe *p, int64_t now)
 		return;
 	struct pbx_addr a = v->other;
 	pbx_addr_set_port(&a, pbx_addr_port(&p->member[w]));
-	add_tx(p, NATD_T_MAP_II, w, w, &a, 0, now);
-	add_tx(p, NATD_T_MAP_III, w, w, &v->other, 0, now);
+	add_tx(p, NATD_T_MAP_II, w, w, &a, 0, (enum stun_kind)v->kind, now);
+	add_tx(p, NATD_T_MAP_III, w, w, &v->other, 0, (enum stun_kind)v->kind, now);
+}
+
+static bool is_binding(const struct natd_tx *t)
+{
+	return t->test == NATD_T_BINDING || t->test == NATD_T_BINDING_3489;
+}
+
+static void winner(struct natd_probe *p, struct natd_tx *t, int64_t now);
+
+/* Test I's winner: the earliest answer to a request with the magic
+ * cookie; else the earliest answer to a classic request of a member whose
+ * other request is over (a server that speaks both answers both, and
+ * RFC 5780 is asked in its own language). */
+static void pick_winner(struct natd_probe *p, int64_t now)
+{
+	struct natd_tx *best = NULL;
+	for (int pass = 0; pass < 2 && !best; pass++) {
+		for (size_t i = 0; i < p->n_tx; i++) {
+			struct natd_tx *t = &p->tx[i];
+			if (t->state != NATD_TX_ANSWERED ||
+			    t->test != (pass ? NATD_T_BINDING_3489 : NATD_T_BINDING))
+				continue;
+			if (pass) {
+				bool other_pending = false;
+				for (size_t k = 0; k < p->n_tx; k++)
+					other_pending |= p->tx[k].test == NATD_T_BINDING &&
+							 p->tx[k].member == t->member &&
+							 pending(&p->tx[k]);
+				if (other_pending)
+					continue;
+			}
+			if (!best || t->done_at < best->done_at)
+				best = t;
+		}
+	}
+	if (best)
+		winner(p, best, now);
 }
 
 /* Move on while the current phase has nothing pending. */
 static void advance(struct natd_probe *p, int64_t now)
 {
+	if (p->phase == 1 && !p->v.answered)
+		pick_winner(p, now);
 	while (p->phase < 4 && !phase_busy(p)) {
 		if (p->phase == 1 && !p->v.answered) {
 			finish_round(p, now);
@@ -367,7 +420,8 @@ static void winner(struct natd_probe *p, struct natd_tx *t, int64_t now)
 	v->answered = true;
 	v->answered_by = t->member;
 	v->mapped = t->mapped;
-	v->rfc3489 = t->classic;
+	v->rfc3489 = t->classic || t->kind == STUN_KIND_RFC3489;
+	v->kind = t->kind;
 	v->nat = !pbx_addr_equal(&t->mapped, &p->local[t->sock]);
 	/* An other address is usable only if it differs from the member in
 	 * address and port and is of its family (RFC 5780 4.2). */
@@ -377,7 +431,7 @@ static void winner(struct natd_probe *p, struct natd_tx *t, int64_t now)
 	else if (t->other.len)
 		note(t, "its other address is not another address and port; not used");
 	for (size_t i = 0; i < p->n_tx; i++)
-		if (p->tx[i].test == NATD_T_BINDING && pending(&p->tx[i]))
+		if (is_binding(&p->tx[i]) && pending(&p->tx[i]))
 			settle(&p->tx[i], NATD_TX_CANCELLED, now);
 }
 
@@ -388,7 +442,7 @@ static size_t build_request(const struct natd_tx *t, uint8_t *buf, size_t cap)
 	struct stun_enc e;
 	size_t len = 0;
 	stun_msg_init(&e, buf, cap, stun_hdr_type(STUN_BINDING, STUN_REQUEST), t->tid,
-		      STUN_KIND_RFC5389);
+		      (enum stun_kind)t->kind);
 	if (t->change)
 		stun_attr_put_change_request(&e, t->change);
 	if (stun_msg_finish(&e, &len))
@@ -471,7 +525,7 @@ static bool get_addr(const struct stun_msg *m, uint16_t a, uint16_t b, struct pb
 	return false;
 }
 
-static void take_answer(struct natd_probe *p, struct natd_tx *t, const struct stun_msg *m,
+static void take_answer(struct natd_tx *t, const struct stun_msg *m,
 			const struct pbx_addr *from, int64_t now)
 {
 	bool second;
@@ -496,10 +550,6 @@ static void take_answer(struct natd_probe *p, struct natd_tx *t, const struct st
 
 	const struct pbx_addr *to = &t->to;
 	switch (t->test) {
-	case NATD_T_BINDING:
-		if (p->v.answered_by < 0)
-			winner(p, t, now);
-		break;
 	case NATD_T_FILTER_II:
 		/* Only an answer from another address shows the filter let a
 		 * stranger in; a server that ignored the change answered from
@@ -521,14 +571,13 @@ void natd_probe_input(struct natd_probe *p, size_t sock, const struct pbx_addr *
 		      const void *data, size_t len, int64_t now)
 {
 	struct stun_msg m;
-	if (p->phase >= 4 || stun_msg_decode(&m, data, len) || m.kind != STUN_KIND_RFC5389 ||
-	    m.method != STUN_BINDING) {
+	if (p->phase >= 4 || stun_msg_decode(&m, data, len) || m.method != STUN_BINDING) {
 		p->ignored++;
 		return;
 	}
 	for (size_t i = 0; i < p->n_tx; i++) {
 		struct natd_tx *t = &p->tx[i];
-		if (!pending(t) || memcmp(t->tid, m.tid, STUN_TID_LEN) != 0)
+		if (!pending(t) || t->kind != m.kind || memcmp(t->tid, m.tid, m.tid_len) != 0)
 			continue;
 		if (t->test == NATD_T_HAIRPIN) {
 			/* Our own request, arriving at the winner's socket. */
@@ -541,7 +590,7 @@ void natd_probe_input(struct natd_probe *p, size_t sock, const struct pbx_addr *
 		}
 		if (sock != t->sock || (m.cls != STUN_SUCCESS && m.cls != STUN_ERROR))
 			break;
-		take_answer(p, t, &m, from, now);
+		take_answer(t, &m, from, now);
 		advance(p, now);
 		return;
 	}

@@ -63,6 +63,8 @@ int natd_evidence_json(const struct natd_probe *p, FILE *out)
 		addr_field(out, "to", &t->to);
 		if (t->change)
 			fprintf(out, ",\"change\":\"%s\"", change_name(t->change));
+		if (t->kind == STUN_KIND_RFC3489)
+			fputs(",\"request\":\"rfc3489\"", out);
 		fprintf(out, ",\"sent\":%u,\"result\":\"%s\"", t->sends,
 			natd_tx_state_name((enum natd_tx_state)t->state));
 		if (t->state != NATD_TX_PENDING && t->state != NATD_TX_IDLE)

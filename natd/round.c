@@ -108,7 +108,7 @@ static void close_entry(struct natd_entry *e)
 static int start_entry(const struct natd_logical *l, struct natd_entry *e, int64_t now)
 {
 	struct pbx_addr local[NATD_MAX_SOCKS];
-	uint8_t tids[NATD_MAX_TX][STUN_TID_LEN];
+	uint8_t tids[NATD_MAX_TX][STUN_TID_LEN_CLASSIC];
 	snprintf(e->server, sizeof e->server, "%s", l->text);
 	if (resolve(l, e))
 		return -1;

@@ -6,9 +6,10 @@
  * bits 2-3 the source address (member 0, member 1, the alternate, a
  * stranger), bit 6 advances the clock by 700 ms first, and bit 7 patches
  * the datagram's magic cookie and transaction ID to those of a pending
- * transaction (bits 4-5 pick which), so that the fuzzer reaches the
- * answer handling without guessing random IDs.  Whatever arrives, the
- * round must end within its bound with a verdict and evidence. */
+ * transaction (bits 4-5 pick which; a classic request's 16-byte ID), so
+ * that the fuzzer reaches the answer handling without guessing random
+ * IDs.  Whatever arrives, the round must end within its bound with a
+ * verdict and evidence. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pbx_addr from[4] = { members[0], members[1], addr("192.0.2.2:3479"),
 				    addr("203.0.113.7:9") };
 	struct pbx_addr local[NATD_MAX_SOCKS];
-	uint8_t tids[NATD_MAX_TX][STUN_TID_LEN];
+	uint8_t tids[NATD_MAX_TX][STUN_TID_LEN_CLASSIC];
 	static uint8_t buf[65536];
 
 	for (size_t i = 0; i < NATD_MAX_SOCKS; i++) {
@@ -54,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pbx_addr_set_port(&local[i], (uint16_t)(5000 + i));
 	}
 	for (size_t i = 0; i < NATD_MAX_TX; i++)
-		memset(tids[i], (int)(i + 1), STUN_TID_LEN);
+		memset(tids[i], (int)(i + 1), STUN_TID_LEN_CLASSIC);
 	int64_t now = 0;
 	if (natd_probe_init(&p, members, 2, local, tids, now))
 		abort();
@@ -79,8 +80,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (p.tx[i].state != NATD_TX_PENDING || seen++ != want)
 					continue;
 				static const uint8_t cookie[4] = { 0x21, 0x12, 0xA4, 0x42 };
-				memcpy(buf + 4, cookie, 4);
-				memcpy(buf + 8, p.tx[i].tid, STUN_TID_LEN);
+				if (p.tx[i].kind == STUN_KIND_RFC3489) {
+					memcpy(buf + 4, p.tx[i].tid, STUN_TID_LEN_CLASSIC);
+				} else {
+					memcpy(buf + 4, cookie, 4);
+					memcpy(buf + 8, p.tx[i].tid, STUN_TID_LEN);
+				}
 				break;
 			}
 		}

@@ -46,8 +46,11 @@ expect_verdict "$T/dead.json" 0 null unknown unknown unknown udp-blocked "dead s
 python3 - "$T/dead.json" <<'PY' || fail "dead server evidence: $(cat "$T/dead.json")"
 import json, sys
 p = json.load(open(sys.argv[1]))["servers"][0]["evidence"]["probes"]
-assert len(p) == 1 and p[0]["result"] == "timeout" and p[0]["sent"] == 4, p
-assert p[0]["to"] == "198.18.0.3:3490" and 3900 <= p[0]["ms"] <= 4500, p
+# Test I with the magic cookie and as an RFC 3489 request, 4 sends each.
+assert [x["probe"] for x in p] == ["binding", "binding-rfc3489"], p
+for x in p:
+    assert x["result"] == "timeout" and x["sent"] == 4, x
+    assert x["to"] == "198.18.0.3:3490" and 3900 <= x["ms"] <= 4500, x
 PY
 grep -q "nat-no-answer server=$DEAD rfc3489=udp-blocked reason=timeout" "$T/natd.log" ||
 	fail "no nat-no-answer line"

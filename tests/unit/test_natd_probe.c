@@ -20,6 +20,7 @@
 enum server_kind {
 	SRV_RFC5780,     /* XOR-MAPPED-ADDRESS, OTHER-ADDRESS, RESPONSE-ORIGIN */
 	SRV_RFC3489,     /* MAPPED-ADDRESS, CHANGED-ADDRESS, SOURCE-ADDRESS */
+	SRV_RFC3489_ONLY,/* as SRV_RFC3489, and drops requests with the magic cookie */
 	SRV_NO_OTHER,    /* XOR-MAPPED-ADDRESS only */
 	SRV_NO_CHANGE,   /* ignores CHANGE-REQUEST: answers from where asked */
 	SRV_ERROR,       /* answers 500 */
@@ -178,6 +179,12 @@ static void world_send(struct world *w, int64_t now, const struct natd_send *s)
 	if (stun_msg_find(&m, STUN_A_CHANGE_REQUEST, 0, &i) == 0)
 		ck_assert_int_eq(stun_attr_change_request(&m, i, &change), 0);
 	enum server_kind kind = w->kind[srv];
+	if (kind == SRV_RFC3489_ONLY && m.kind != STUN_KIND_RFC3489)
+		return;
+	/* A classic request gets a classic answer, whatever else the server
+	 * speaks (the XOR forms need the magic cookie). */
+	if (m.kind == STUN_KIND_RFC3489 && (kind == SRV_RFC5780 || kind == SRV_NO_OTHER))
+		kind = kind == SRV_NO_OTHER ? SRV_NO_OTHER : SRV_RFC3489;
 	if (kind != SRV_NO_CHANGE) {
 		alt_ip ^= (change & STUN_CHANGE_IP) != 0;
 		alt_port ^= (change & STUN_CHANGE_PORT) != 0;
@@ -196,15 +203,18 @@ static void world_send(struct world *w, int64_t now, const struct natd_send *s)
 		put_addr(&e, STUN_A_OTHER_ADDRESS, &other);
 		break;
 	case SRV_RFC3489:
+	case SRV_RFC3489_ONLY:
 		put_addr(&e, STUN_A_MAPPED_ADDRESS, &src);
 		put_addr(&e, STUN_A_SOURCE_ADDRESS, &from);
 		put_addr(&e, STUN_A_CHANGED_ADDRESS, &other);
 		break;
 	case SRV_NO_OTHER:
-		put_addr(&e, STUN_A_XOR_MAPPED_ADDRESS, &src);
+		put_addr(&e, m.kind == STUN_KIND_RFC3489 ? STUN_A_MAPPED_ADDRESS
+							 : STUN_A_XOR_MAPPED_ADDRESS, &src);
 		break;
 	case SRV_NO_CHANGE:
-		put_addr(&e, STUN_A_XOR_MAPPED_ADDRESS, &src);
+		put_addr(&e, m.kind == STUN_KIND_RFC3489 ? STUN_A_MAPPED_ADDRESS
+							 : STUN_A_XOR_MAPPED_ADDRESS, &src);
 		put_addr(&e, STUN_A_OTHER_ADDRESS, &other);
 		break;
 	case SRV_ERROR:
@@ -226,11 +236,11 @@ static int64_t run(struct world *w, struct natd_probe *p, size_t n_members)
 {
 	struct pbx_addr members[2] = { srv_addr(0, false, false), srv_addr(1, false, false) };
 	struct pbx_addr local[NATD_MAX_SOCKS];
-	uint8_t tids[NATD_MAX_TX][STUN_TID_LEN];
+	uint8_t tids[NATD_MAX_TX][STUN_TID_LEN_CLASSIC];
 	for (size_t i = 0; i < NATD_MAX_SOCKS; i++)
 		local[i] = local_addr(i);
 	for (size_t i = 0; i < NATD_MAX_TX; i++)
-		for (size_t k = 0; k < STUN_TID_LEN; k++)
+		for (size_t k = 0; k < STUN_TID_LEN_CLASSIC; k++)
 			tids[i][k] = (uint8_t)(i * 31 + k * 7 + 1);
 	int64_t now = 1000000;
 	ck_assert_int_eq(natd_probe_init(p, members, n_members, local, tids, now), 0);
@@ -432,6 +442,47 @@ START_TEST(test_natd_probe_rfc3489_server)
 }
 END_TEST
 
+START_TEST(test_natd_probe_rfc3489_only_server)
+{
+	/* A server that answers classic requests only: test I's classic
+	 * request wins once the other one is over, and the whole RFC 3489
+	 * sequence goes on without the magic cookie. */
+	static const struct {
+		bool nat;
+		enum natd_behaviour m, f;
+		enum natd_hairpin hp;
+		enum natd_classic c;
+	} cases[] = {
+		{ false, NATD_B_EI, NATD_B_EI, NATD_HP_TRUE, NATD_C_OPEN },
+		{ true, NATD_B_EI, NATD_B_EI, NATD_HP_FALSE, NATD_C_FULL_CONE },
+		{ true, NATD_B_EI, NATD_B_AD, NATD_HP_FALSE, NATD_C_RESTRICTED_CONE },
+		{ true, NATD_B_EI, NATD_B_APD, NATD_HP_FALSE, NATD_C_PORT_RESTRICTED_CONE },
+		{ true, NATD_B_AD, NATD_B_APD, NATD_HP_FALSE, NATD_C_SYMMETRIC },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct world *w = nat_world(cases[i].m, cases[i].f);
+		struct natd_probe p;
+		w->nat = cases[i].nat;
+		w->kind[0] = SRV_RFC3489_ONLY;
+		int64_t ms = run(w, &p, 1);
+		check_verdict(&p, cases[i].m, cases[i].f, cases[i].hp, cases[i].c);
+		ck_assert(p.v.rfc3489);
+		ck_assert_int_eq(p.v.kind, STUN_KIND_RFC3489);
+		/* The cookie request went unanswered for its 4 s. */
+		ck_assert_int_eq(p.tx[0].state, NATD_TX_TIMEOUT);
+		ck_assert_int_eq(p.tx[1].state, NATD_TX_ANSWERED);
+		ck_assert_int_ge(ms, NATD_TX_LIMIT_MS);
+		for (size_t k = 2; k < p.n_tx; k++)
+			ck_assert_int_eq(p.tx[k].kind, STUN_KIND_RFC3489);
+		char *ev = evidence(&p);
+		ck_assert_ptr_nonnull(strstr(ev, "\"probe\":\"binding-rfc3489\""));
+		ck_assert_ptr_nonnull(strstr(ev, "\"change\":\"ip+port\",\"request\":\"rfc3489\""));
+		free(ev);
+		free(w);
+	}
+}
+END_TEST
+
 START_TEST(test_natd_probe_no_other_address)
 {
 	struct world *w = nat_world(NATD_B_EI, NATD_B_APD);
@@ -473,9 +524,12 @@ START_TEST(test_natd_probe_dead_server)
 	ck_assert(!p.v.answered);
 	ck_assert_int_eq(p.v.answered_by, -1);
 	ck_assert_int_eq(ms, NATD_TX_LIMIT_MS);
-	/* RFC 8489: sent at 0, 0.5, 1.5 and 3.5 s within the limit. */
+	/* RFC 8489: sent at 0, 0.5, 1.5 and 3.5 s within the limit, with the
+	 * magic cookie and without. */
 	ck_assert_int_eq(p.tx[0].sends, 4);
-	ck_assert_int_eq(w->requests_seen, 4);
+	ck_assert_int_eq(p.tx[1].sends, 4);
+	ck_assert_int_eq(p.tx[1].kind, STUN_KIND_RFC3489);
+	ck_assert_int_eq(w->requests_seen, 8);
 	free(w);
 }
 END_TEST
@@ -485,7 +539,7 @@ START_TEST(test_natd_probe_retransmit_schedule)
 	struct natd_probe p;
 	struct pbx_addr m = srv_addr(0, false, false);
 	struct pbx_addr local[NATD_MAX_SOCKS];
-	uint8_t tids[NATD_MAX_TX][STUN_TID_LEN] = { { 1 } };
+	uint8_t tids[NATD_MAX_TX][STUN_TID_LEN_CLASSIC] = { { 1 } };
 	struct natd_send s;
 	for (size_t i = 0; i < NATD_MAX_SOCKS; i++)
 		local[i] = local_addr(i);
@@ -495,9 +549,15 @@ START_TEST(test_natd_probe_retransmit_schedule)
 		ck_assert_int_eq(natd_probe_wakeup(&p), at[i]);
 		if (i)
 			ck_assert(!natd_probe_next(&p, at[i] - 1, &s));
-		ck_assert(natd_probe_next(&p, at[i], &s));
-		ck_assert_int_eq(s.sock, 0);
-		ck_assert(pbx_addr_equal(&s.to, &m));
+		/* Test I with the magic cookie, then without. */
+		for (size_t k = 0; k < 2; k++) {
+			struct stun_msg msg;
+			ck_assert(natd_probe_next(&p, at[i], &s));
+			ck_assert_int_eq(s.sock, 0);
+			ck_assert(pbx_addr_equal(&s.to, &m));
+			ck_assert_int_eq(stun_msg_decode(&msg, s.buf, s.len), 0);
+			ck_assert_int_eq(msg.kind, k ? STUN_KIND_RFC3489 : STUN_KIND_RFC5389);
+		}
 		ck_assert(!natd_probe_next(&p, at[i], &s));
 	}
 	ck_assert_int_eq(natd_probe_wakeup(&p), NATD_TX_LIMIT_MS);
@@ -536,8 +596,9 @@ START_TEST(test_natd_probe_redundant)
 	ck_assert_int_eq(p.v.answered_by, 1);
 	/* a's test I was given up as soon as b answered. */
 	ck_assert_int_eq(p.tx[0].state, NATD_TX_CANCELLED);
+	ck_assert_int_eq(p.tx[1].state, NATD_TX_CANCELLED);
 	/* b's tests ran on b's own socket. */
-	for (size_t i = 2; i < p.n_tx; i++)
+	for (size_t i = 4; i < p.n_tx; i++)
 		if (p.tx[i].test != NATD_T_HAIRPIN)
 			ck_assert_int_eq(p.tx[i].sock, 1);
 	free(w);
@@ -568,7 +629,7 @@ START_TEST(test_natd_probe_input_untrusted)
 	struct natd_probe p;
 	struct pbx_addr m = srv_addr(0, false, false);
 	struct pbx_addr local[NATD_MAX_SOCKS];
-	uint8_t tids[NATD_MAX_TX][STUN_TID_LEN];
+	uint8_t tids[NATD_MAX_TX][STUN_TID_LEN_CLASSIC];
 	struct natd_send s;
 	uint8_t buf[256];
 	struct stun_enc e;
@@ -693,6 +754,7 @@ static Suite *natd_suite(void)
 	tcase_add_test(tc, test_natd_probe_symmetric);
 	tcase_add_test(tc, test_natd_probe_address_dependent_mapping);
 	tcase_add_test(tc, test_natd_probe_rfc3489_server);
+	tcase_add_test(tc, test_natd_probe_rfc3489_only_server);
 	tcase_add_test(tc, test_natd_probe_no_other_address);
 	tcase_add_test(tc, test_natd_probe_change_ignored);
 	tcase_add_test(tc, test_natd_probe_dead_server);
