@@ -22,7 +22,8 @@ GOOD=$PUB_IP1:$STUND_PORT
 DEAD=198.18.0.3:3490 # no host has this address: nothing ever answers
 
 # Invalid lists are refused by rpctl, naming the offending part.
-refuse 1 "natd.servers: empty server" R set natd.servers "$GOOD,,$DEAD"
+refuse 1 "natd.servers: '198.18.0.1:3490,,198.18.0.3:3490': empty server" R set natd.servers "$GOOD,,$DEAD"
+refuse 1 "natd.servers: '198.18.0.1:3490;;198.18.0.3:3490': empty logical server" R set natd.servers "$GOOD;;$DEAD"
 refuse 1 "natd.servers: '198.18.0.1:99999'" R set natd.servers "198.18.0.1:99999"
 refuse 1 "'a.example,b.example'.*stand alone" R set natd.servers "$GOOD;a.example,b.example"
 refuse 1 "natd.servers: '198.18.0.1:x'" R set natd.servers "198.18.0.1:x"
