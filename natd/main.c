@@ -326,7 +326,7 @@ static void daemon_round(struct natd_ctx *x, struct store *st, const char *serve
 		return;
 	}
 	if (natd_servers_parse(servers, list, &err)) {
-		/* The snapshot checked it: only a hand-edited store gets here. */
+		/* rpctl checked it: only a hand-edited store gets here. */
 		pbx_log_warn("nat-round-skipped reason=invalid-servers detail=\"%s\"",
 			     pbx_err_text(&err));
 	} else if (list->n == 0) {
@@ -374,6 +374,12 @@ static void *prober(void *arg)
 				     pbx_err_text(&err));
 		if (last || now >= next) {
 			pbx_log_debug("nat-round reason=%s", last ? "requested" : "interval");
+			/* The list as stored now: a probe asked for right after
+			 * "rpctl set natd.servers" must not run on the list the
+			 * snapshot held a moment before. */
+			if (store_setting_get(st, "natd.servers", servers, sizeof servers, NULL, &err))
+				pbx_log_warn("store-poll-failed reason=store-error detail=\"%s\"",
+					     pbx_err_text(&err));
 			daemon_round(x, st, servers, last);
 			next = natd_now_ms() + interval * 1000;
 		}

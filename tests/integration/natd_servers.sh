@@ -135,11 +135,13 @@ n1=$(grep -c "nat-verdict server=$GOOD " "$T/natd.log")
 wait_count "$T/natd.log" "nat-verdict server=$GOOD " $((n1 + 1)) 14
 [ "$n1" -gt "$n0" ] || fail "the probes left no verdict lines"
 
-# A new server list takes effect without a restart.
+# A new server list takes effect without a restart, and a probe asked for
+# right after the change already uses it.
 ok R set natd.servers "$GOOD;$PUB_IP2:$((STUND_PORT + 1))"
-wait_log "$T/natd.log" "nat-verdict server=$PUB_IP2:$((STUND_PORT + 1)) " 10
-[ "$(R --json nat status | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["servers"]))')" = 2 ] ||
-	fail "two logical servers: $(R --json nat status)"
+out=$(R --json nat probe) || fail "nat probe after a change failed: $out"
+[ "$(echo "$out" | python3 -c 'import json,sys; print(" ".join(s["server"] for s in json.load(sys.stdin)["servers"]))')" = \
+	"$GOOD $PUB_IP2:$((STUND_PORT + 1))" ] || fail "two logical servers: $out"
+wait_log "$T/natd.log" "nat-settings servers=$GOOD;$PUB_IP2:$((STUND_PORT + 1)) interval-s=10 reason=config-changed" 5
 
 kill -TERM "$PID_natd"
 wait_exit "$PID_natd"
