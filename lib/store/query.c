@@ -45,6 +45,9 @@ static const char *const queries[] = {
 	[STORE_Q_NAT] =
 		"SELECT server_index, server, at, external, mapping, filtering, hairpin, "
 		"classic, evidence FROM nat_result ORDER BY server_index",
+	[STORE_Q_NAT_HISTORY] =
+		"SELECT at, server_index, server, external, mapping, filtering, hairpin, classic "
+		"FROM nat_history ORDER BY id DESC LIMIT 100",
 	[STORE_Q_TURN_ACCOUNTS] =
 		"SELECT user, realm, created FROM turn_account ORDER BY user",
 	[STORE_Q_TURN_SECRETS] =

@@ -236,6 +236,16 @@ static int validate_stun_servers(const struct store_setting_info *in, const char
 			lmore = pbx_span_cut(lrest, ',', &member, &lrest);
 			member = pbx_span_trim(member);
 			bool is_name;
+			/* Name the part with the hole in it. */
+			if (member.len == 0 && pbx_span_trim(logical).len == 0)
+				return pbx_err_set(err, PBX_E_INVALID,
+						   "%s: '%s': empty logical server (a ';' at the "
+						   "start or end, or two in a row)", in->key, v);
+			if (member.len == 0)
+				return pbx_err_set(err, PBX_E_INVALID,
+						   "%s: '%.*s': empty server (a ',' at the start or "
+						   "end, or two in a row)", in->key, (int)logical.len,
+						   logical.p);
 			if (stun_member(in, member, &is_name, err))
 				return PBX_E_INVALID;
 			members++;

@@ -42,50 +42,19 @@ kill -TERM "$PID_stund"
 wait_exit "$PID_stund"
 
 # The NAT: namespaces named after this run, deleted on exit (with their
-# veths and nft tables).
-id=$$
-PUB=pbxpub$id NAT=pbxnat$id LAN=pbxlan$id
-ns_cleanup() {
-	local n
-	for n in "$PUB" "$NAT" "$LAN"; do
-		ip netns del "$n" 2>/dev/null || true
-	done
-}
-trap 'cleanup; ns_cleanup' EXIT
-for n in "$PUB" "$NAT" "$LAN"; do
-	ip netns add "$n"
-	ip -n "$n" link set lo up
-done
-ip link add "w$id" netns "$NAT" type veth peer name "p$id" netns "$PUB"
-ip link add "l$id" netns "$NAT" type veth peer name "c$id" netns "$LAN"
-ip -n "$PUB" addr add 198.18.0.1/24 dev "p$id"
-ip -n "$PUB" addr add 198.18.0.2/24 dev "p$id"
-ip -n "$NAT" addr add 198.18.0.254/24 dev "w$id"
-ip -n "$NAT" addr add 198.19.0.1/24 dev "l$id"
-ip -n "$LAN" addr add 198.19.0.2/24 dev "c$id"
-ip -n "$PUB" link set "p$id" up
-ip -n "$NAT" link set "w$id" up
-ip -n "$NAT" link set "l$id" up
-ip -n "$LAN" link set "c$id" up
-ip -n "$LAN" route add default via 198.19.0.1
-ip netns exec "$NAT" sysctl -qw net.ipv4.ip_forward=1
-# The plain masquerade of a home router (postrouting is the srcnat hook).
-ip netns exec "$NAT" nft -f - <<NFT
-table ip nat {
-	chain post {
-		type nat hook postrouting priority srcnat;
-		oifname "w$id" masquerade
-	}
-}
-NFT
+# veths and nft tables); the plain masquerade of a home router.
+. "$(dirname "$0")/netns.sh"
+netns_setup
+netns_nat port-restricted
+LAN=$NS_LAN NAT=$NS_NAT
 # The public side has no route to the LAN: only translated traffic arrives.
-ip netns exec "$PUB" ip route | grep -q 198.19 && fail "pub routes to the LAN"
+in_pub ip route | grep -q 198.19 && fail "pub routes to the LAN"
 
 # stund on the public side (turnd.listen keeps its default 0.0.0.0:3478,
 # so stund takes another port).
 ok R set stund.primary 198.18.0.1:3490
 ok R set stund.alternate 198.18.0.2:3491
-start stund ip netns exec "$PUB" "$STUND" --foreground
+start stund ip netns exec "$NS_PUB" "$STUND" --foreground
 wait_log "$T/stund.log" "ready workers="
 wait_log "$T/stund.log" "serving primary=198.18.0.1:3490 alternate=198.18.0.2:3491"
 

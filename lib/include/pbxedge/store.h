@@ -313,6 +313,7 @@ enum store_query {
 	STORE_Q_COUNTERS,     /* daemon, name, value, updated */
 	STORE_Q_EVENTS,       /* at, daemon, source, service, reason, detail (newest 20) */
 	STORE_Q_NAT,          /* server_index, server, at, external, mapping, ... */
+	STORE_Q_NAT_HISTORY,  /* at, server_index, server, external, mapping, ... (newest 100) */
 	STORE_Q_TURN_ACCOUNTS,/* user, realm, created */
 	STORE_Q_TURN_SECRETS, /* id, created */
 	STORE_Q_REFUSED,      /* at, daemon, service, source, reason, offset, excerpt */
@@ -327,6 +328,47 @@ PBX_API int store_query(struct store *st, enum store_query q, const char *filter
 /* store_name_exists - 0 if the service name exists, else PBX_E_NOTFOUND
  * with err naming it. */
 PBX_API int store_name_exists(struct store *st, const char *name, struct pbx_err *err);
+
+/* ---- NAT discovery results (natd) ---- */
+
+/* One logical server's verdict, as natd stores it (texts are the names
+ * the nat_result table allows). */
+struct store_nat_row {
+	const char *server;    /* the logical server as configured */
+	const char *external;  /* external IP address; NULL or "": none */
+	const char *mapping, *filtering, *hairpin, *classic;
+	const char *evidence;  /* JSON */
+};
+
+/* store_nat_save - store the verdicts of one round at time at, rows[i]
+ * for logical server i, in one transaction: nat_result then holds exactly
+ * these n rows, and each row that differs from the verdict stored before
+ * (or is the first) is appended to nat_history; changed (n flags, may be
+ * NULL) says which.  Returns 0 or an error. */
+PBX_API int store_nat_save(struct store *st, const struct store_nat_row *rows, size_t n,
+			   int64_t at, bool *changed, struct pbx_err *err);
+
+/* store_nat_external - the external IP address natd found through the
+ * first logical server, as text into buf (size len).  Returns 0,
+ * PBX_E_NOTFOUND if there is none (yet), PBX_E_NOSPACE, or an error. */
+PBX_API int store_nat_external(struct store *st, char *buf, size_t len, struct pbx_err *err);
+
+/* store_nat_probe_request - ask natd for a round now; *id names the
+ * request.  Returns 0 or an error. */
+PBX_API int store_nat_probe_request(struct store *st, int64_t *id, struct pbx_err *err);
+
+/* store_nat_probe_done - when request id was answered (Unix time), 0 if
+ * not yet (or if there is no such request). */
+PBX_API int store_nat_probe_done(struct store *st, int64_t id, int64_t *done,
+				 struct pbx_err *err);
+
+/* store_nat_probe_pending - the newest unanswered request's id into
+ * *last, 0 if none. */
+PBX_API int store_nat_probe_pending(struct store *st, int64_t *last, struct pbx_err *err);
+
+/* store_nat_probe_finish - mark the requests up to id last answered (now),
+ * and drop those answered more than a day ago. */
+PBX_API int store_nat_probe_finish(struct store *st, int64_t last, struct pbx_err *err);
 
 /* ---- the snapshot ---- */
 
