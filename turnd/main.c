@@ -198,11 +198,15 @@ static void log_config(const struct turnd_config *cfg, const struct store_snapsh
 				      startup ? "" : " (keeping the previous configuration)");
 		return;
 	}
-	pbx_log_notice("serving listen=%s realm=%s ports=%u-%u accounts=%zu secrets=%zu",
+	pbx_log_notice("serving listen=%s realm=%s ports=%u-%u accounts=%zu secrets=%zu "
+		       "user-quota=%lld total-quota=%lld bandwidth=%lld",
 		       *snap->setting_str[STORE_SET_TURND_LISTEN]
 			       ? snap->setting_str[STORE_SET_TURND_LISTEN] : "none",
 		       snap->setting_str[STORE_SET_TURND_REALM], cfg->min_port, cfg->max_port,
-		       snap->n_turn_accounts, snap->n_turn_secrets);
+		       snap->n_turn_accounts, snap->n_turn_secrets,
+		       (long long)snap->setting_int[STORE_SET_TURND_USER_QUOTA],
+		       (long long)snap->setting_int[STORE_SET_TURND_TOTAL_QUOTA],
+		       (long long)snap->setting_int[STORE_SET_TURND_BANDWIDTH]);
 }
 
 static void *turnd_prepare(const struct store_snapshot *snap, void *prevp, bool reloaded)
@@ -242,6 +246,10 @@ static void *turnd_prepare(const struct store_snapshot *snap, void *prevp, bool 
 	} else if (!(c->shared = shared_new(cfg.min_port, cfg.max_port))) {
 		free(c);
 		return prev;
+	} else if (prev) {
+		/* Allocation ids stay unique for the whole run: they key the
+		 * status rows. */
+		atomic_store(&c->shared->next_id, atomic_load(&prev->shared->next_id) + 1000000);
 	}
 	if (cfg.external_auto && !prev && config_external_auto(c->db_path, &c->external))
 		memset(&c->external, 0, sizeof c->external);

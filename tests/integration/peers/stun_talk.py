@@ -280,6 +280,8 @@ def turn(a):
         password = base64.b64encode(hmac.new(a.rest_secret.encode(), user.encode(),
                                              hashlib.sha1).digest()).decode()
     key = hashlib.md5(("%s:%s:%s" % (user, realm.decode(), password)).encode()).digest()
+    if a.nonce is not None:
+        nonce = a.nonce.encode()
     creds = [(0x0006, user.encode()), (0x0014, realm), (0x0015, nonce)]
     extra = []
     if a.lifetime is not None:
@@ -292,6 +294,9 @@ def turn(a):
     if ans is None:
         out["allocate"] = "timeout"
         return done()
+    if 0x000A in attrs_of(ans):
+        v = attrs_of(ans)[0x000A]
+        out["unknown"] = ",".join("0x%04x" % x for x in struct.unpack("!%dH" % (len(v) // 2), v))
     if error_of(ans):
         out["allocate"] = "error"
         out["error"] = error_of(ans)
@@ -300,6 +305,10 @@ def turn(a):
     at = attrs_of(ans)
     out["relayed"] = addr(at[0x0016], True, tid)
     out["lifetime"] = str(struct.unpack("!I", at[0x000D])[0])
+    if 0x0022 in at:
+        out["token"] = at[0x0022].hex()
+    if 0x8001 in at:
+        out["address-error"] = "%d/%d" % (at[0x8001][0], (at[0x8001][2] & 7) * 100 + at[0x8001][3])
     if a.peer:
         host, _, port = a.peer.rpartition(":")
         tid = os.urandom(12)
@@ -371,6 +380,7 @@ def main():
     t.add_argument("--lifetime", type=int)
     t.add_argument("--attr", action="append", default=[], help="TYPE:HEXVALUE")
     t.add_argument("--hold", type=float, default=0)
+    t.add_argument("--nonce", help="send this NONCE instead of the server's")
     t.add_argument("--refresh", type=int, help="Refresh with this LIFETIME at the end")
     t.add_argument("--bind", default="")
     t.add_argument("--timeout", type=float, default=2.0)
