@@ -16,8 +16,12 @@ static const struct turnd_method *const methods[] = {
 
 #define MAX_UNKNOWN 16
 
+/* Binding is answered without authentication (a STUN server has no
+ * short-term credentials to check): credentials a client sends along, as
+ * ICE agents do, are ignored rather than refused. */
 static const uint16_t binding_understood[] = {
 	STUN_A_USERNAME, STUN_A_MESSAGE_INTEGRITY, STUN_A_MESSAGE_INTEGRITY_SHA256,
+	STUN_A_REALM, STUN_A_NONCE, STUN_A_PASSWORD_ALGORITHM, STUN_A_USERHASH,
 	STUN_A_PRIORITY, STUN_A_USE_CANDIDATE,
 };
 
