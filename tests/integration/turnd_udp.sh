@@ -79,25 +79,28 @@ for mode in channels indications; do
 done
 
 # A longer run: rpctl turn status shows it within a few seconds.
-timeout 60 turnutils_uclient -u alice -w 'al1ce-secret' -e 127.0.0.1 -r "$PEER" -n 400 -m 2 \
+timeout 90 turnutils_uclient -u alice -w 'al1ce-secret' -e 127.0.0.1 -r "$PEER" -n 1000 -m 2 \
 	-l 100 -p "$P" 127.0.0.1 >"$T/long.out" 2>&1 &
 PIDS+=("$!")
 UC=$!
-for _ in $(seq 50); do
-	st=$(R turn status)
-	echo "$st" | grep -Eq "^turnd +alice +127\.0\.0\.1:[0-9]+ +udp +127\.0\.0\.1:[0-9]+ .* [1-9][0-9]* +[1-9][0-9]* +[1-9][0-9]*$" \
-		&& echo "$st" | grep -Eq "^turnd +alice .* udp .* +1 +[1-9]+ +[1-9][0-9]* " && break
-	sleep 0.2
-done
-echo "$st" | grep -Eq "^turnd +alice .* udp .* +1 +[1-9]+ +[1-9][0-9]* " \
-	|| fail "turn status without a live allocation with a permission, channels and traffic: $st"
-json R --json turn status
-R --json turn status | python3 -c '
+live() {
+	python3 -c '
 import json, sys
 rows = json.load(sys.stdin)
-assert any(r["user"] == "alice" and r["transport"] == "udp" and r["channels"] > 0 and
-           r["packets_in"] > 0 for r in rows), rows' || fail "turn status JSON"
-wait_exit "$UC" 60
+sys.exit(not any(r["user"] == "alice" and r["transport"] == "udp" and r["permissions"] == 1 and
+                 r["channels"] > 0 and r["packets_in"] > 0 and r["packets_out"] > 0 and
+                 r["expires"] > r["updated"] for r in rows))'
+}
+for _ in $(seq 100); do
+	js=$(R --json turn status)
+	echo "$js" | live && break
+	sleep 0.2
+done
+echo "$js" | live || fail "turn status without a live allocation with a permission, channels and traffic: $js"
+st=$(R turn status)
+echo "$st" | grep -Eq "^turnd +alice +127\.0\.0\.1:[0-9]+ +udp +127\.0\.0\.1:[0-9]+ +[0-9T:-]+Z +[0-9T:-]+Z +1 +[1-9][0-9]* +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9T:-]+Z$" \
+	|| fail "turn status text: $st"
+wait_exit "$UC" 90
 [ "$EXIT_STATUS" = 0 ] || fail "long uclient: $(tail -5 "$T/long.out")"
 
 status=$(R status)
