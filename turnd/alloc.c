@@ -125,6 +125,7 @@ int alloc_new(struct turnd_worker *tw, const struct turnd_from *from, const char
 	a->id = atomic_fetch_add(&sh->next_id, 1);
 	a->t = from->t;
 	a->sock = from->sock;
+	a->conn = from->conn;
 	a->client = from->client;
 	a->from = *from;
 	a->advertised = a->relay;
@@ -228,6 +229,8 @@ void alloc_free(struct alloc *a, const char *reason)
 		close(a->fd);
 	ports_give(a->shared->ports, a->port);
 	shared_quota_give(a->shared, a->user);
+	if (a->conn)
+		conn_alloc_gone(a->conn);
 	shared_unref(a->shared);
 	peers_cleanup(&a->peers);
 	free(a->user);

@@ -69,6 +69,22 @@ size_t config_load(const struct store_snapshot *snap, struct turnd_config *cfg)
 	cfg->n_tls_listen = addr_list(cfg, "turnd.tls-listen",
 				      snap->setting_str[STORE_SET_TURND_TLS_LISTEN],
 				      cfg->tls_listen);
+	const char *cert = snap->setting_str[STORE_SET_TURND_TLS_CERT];
+	const char *key = snap->setting_str[STORE_SET_TURND_TLS_KEY];
+	if (*cert && !*key)
+		problem(cfg, "turnd.tls-cert is set but turnd.tls-key is not: TLS needs both");
+	if (*key && !*cert)
+		problem(cfg, "turnd.tls-key is set but turnd.tls-cert is not: TLS needs both");
+	cfg->tls = *cert && *key;
+	if (cfg->n_tls_listen && !cfg->tls)
+		problem(cfg, "turnd.tls-listen is set but turnd.tls-cert and turnd.tls-key are "
+			"not: TURN over TLS needs a certificate");
+	for (size_t i = 0; i < cfg->n_tls_listen; i++)
+		for (size_t j = 0; j < cfg->n_listen; j++)
+			if (pbx_addr_equal(&cfg->tls_listen[i], &cfg->listen[j]))
+				problem(cfg, "turnd.tls-listen and turnd.listen both name %s port "
+					"%u: TCP and TLS need ports of their own",
+					"the same address and", pbx_addr_port(&cfg->listen[j]));
 	cfg->min_port = (uint16_t)snap->setting_int[STORE_SET_TURND_MIN_PORT];
 	cfg->max_port = (uint16_t)snap->setting_int[STORE_SET_TURND_MAX_PORT];
 	if (cfg->min_port > cfg->max_port)
@@ -132,13 +148,16 @@ void config_print(const struct turnd_config *cfg, const struct store_snapshot *s
 	fprintf(out, "listeners:\n");
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		pbx_addr_format(&cfg->listen[i], a, sizeof a);
-		fprintf(out, "  udp %s\n", a);
+		fprintf(out, "  udp+tcp %s\n", a);
 	}
 	if (!cfg->n_listen)
 		fprintf(out, "  none (turnd.listen is empty)\n");
-	/* TURN over TCP and TLS is not served yet; turnd.tls-listen is kept
-	 * out of its own and stund's way. */
-	fprintf(out, "tcp, tls: not served (UDP only)\n");
+	for (size_t i = 0; i < cfg->n_tls_listen; i++) {
+		pbx_addr_format(&cfg->tls_listen[i], a, sizeof a);
+		fprintf(out, "  tls     %s\n", a);
+	}
+	if (!cfg->n_tls_listen)
+		fprintf(out, "  tls     off (turnd.tls-listen not set)\n");
 	fprintf(out, "realm: %s\n", snap->setting_str[STORE_SET_TURND_REALM]);
 	fprintf(out, "relay ports: %u-%u\n", cfg->min_port, cfg->max_port);
 	fprintf(out, "accounts: %zu, REST secrets: %zu\n", snap->n_turn_accounts,

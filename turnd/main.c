@@ -18,6 +18,7 @@
 #include "turnd.h"
 
 #define DROP_LOG_MS 1000
+#define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define EXCERPT_BYTES 160
 #define FRAUD_SOURCES 65536
 
@@ -49,6 +50,10 @@ static const char *counter_names[C_COUNT] = {
 	[C_RELAYED_OUT] = "relayed-to-clients",
 	[C_RELAYED_BYTES_IN] = "relayed-bytes-to-peers",
 	[C_RELAYED_BYTES_OUT] = "relayed-bytes-to-clients",
+	[C_CONN_ACCEPTED] = "connections-accepted",
+	[C_CONN_CLOSED] = "connections-closed",
+	[C_CONN_REFUSED] = "connections-refused",
+	[C_TLS_FAILED] = "tls-failed",
 	[C_SEND_FAILED] = "send-failed",
 	[C_DROP_BLACKLISTED] = "dropped-blacklisted",
 	[C_DROP_OVERSIZED] = "dropped-oversized",
@@ -59,6 +64,7 @@ static const char *counter_names[C_COUNT] = {
 	[C_DROP_NOT_REQUEST] = "dropped-not-request",
 	[C_DROP_BAD_INDICATION] = "dropped-bad-indication",
 	[C_DROP_BAD_SOURCE] = "dropped-bad-source",
+	[C_DROP_STREAM_FULL] = "dropped-stream-full",
 };
 
 const char *worker_counter_name(enum turnd_counter c)
@@ -82,6 +88,16 @@ static size_t turnd_listeners(const struct store_snapshot *snap, struct pbx_list
 		specs[n].kind = PBX_SOCK_UDP;
 		specs[n].addr = cfg.listen[i];
 		specs[n++].tag = TAG(T_UDP);
+		snprintf(specs[n].key, sizeof specs[n].key, "tcp-%zu", i);
+		specs[n].kind = PBX_SOCK_TCP;
+		specs[n].addr = cfg.listen[i];
+		specs[n++].tag = TAG(T_TCP);
+	}
+	for (size_t i = 0; cfg.tls && i < cfg.n_tls_listen && n < PBX_MAX_LISTEN; i++) {
+		snprintf(specs[n].key, sizeof specs[n].key, "tls-%zu", i);
+		specs[n].kind = PBX_SOCK_TCP;
+		specs[n].addr = cfg.tls_listen[i];
+		specs[n++].tag = TAG(T_TLS);
 	}
 	return n;
 }
@@ -198,10 +214,12 @@ static void log_config(const struct turnd_config *cfg, const struct store_snapsh
 				      startup ? "" : " (keeping the previous configuration)");
 		return;
 	}
-	pbx_log_notice("serving listen=%s realm=%s ports=%u-%u accounts=%zu secrets=%zu "
+	pbx_log_notice("serving listen=%s tls=%s realm=%s ports=%u-%u accounts=%zu secrets=%zu "
 		       "user-quota=%lld total-quota=%lld bandwidth=%lld",
 		       *snap->setting_str[STORE_SET_TURND_LISTEN]
 			       ? snap->setting_str[STORE_SET_TURND_LISTEN] : "none",
+		       cfg->tls && cfg->n_tls_listen ? snap->setting_str[STORE_SET_TURND_TLS_LISTEN]
+						      : "off",
 		       snap->setting_str[STORE_SET_TURND_REALM], cfg->min_port, cfg->max_port,
 		       snap->n_turn_accounts, snap->n_turn_secrets,
 		       (long long)snap->setting_int[STORE_SET_TURND_USER_QUOTA],
@@ -227,6 +245,8 @@ static void *turnd_prepare(const struct store_snapshot *snap, void *prevp, bool 
 		else
 			external = prev->external;
 	}
+	const char *cert = cfg.tls ? snap->setting_str[STORE_SET_TURND_TLS_CERT] : "";
+	const char *key = cfg.tls ? snap->setting_str[STORE_SET_TURND_TLS_KEY] : "";
 	if (prev && !reloaded && pbx_addr_equal(&external, &prev->external))
 		return prev;
 	struct turnd_ctx *c = calloc(1, sizeof *c);
@@ -235,6 +255,8 @@ static void *turnd_prepare(const struct store_snapshot *snap, void *prevp, bool 
 	atomic_init(&c->refs, 1);
 	c->cfg = cfg;
 	c->external = external;
+	snprintf(c->cert, sizeof c->cert, "%s", cert);
+	snprintf(c->key, sizeof c->key, "%s", key);
 	if (prev)
 		snprintf(c->db_path, sizeof c->db_path, "%s", prev->db_path);
 	else
@@ -253,6 +275,22 @@ static void *turnd_prepare(const struct store_snapshot *snap, void *prevp, bool 
 	}
 	if (cfg.external_auto && !prev && config_external_auto(c->db_path, &c->external))
 		memset(&c->external, 0, sizeof c->external);
+	if (*cert) {
+		struct pbx_err err;
+		struct pbx_tls_server_conf conf = { cert, key, TLS_PRIORITY, NULL };
+		if (pbx_tls_server_creds_new(&conf, &c->tls, &err) == 0) {
+			if (reloaded)
+				pbx_log_notice("tls-credentials-loaded cert=%s", cert);
+		} else {
+			/* A set that fails to load leaves the previous one in
+			 * service. */
+			c->tls = prev && prev->tls ? pbx_tls_creds_ref(prev->tls) : NULL;
+			pbx_log_error("tls-credentials-failed reason=load-failed detail=\"%s\"%s",
+				      pbx_err_text(&err),
+				      c->tls ? " (keeping the previous certificate)"
+					     : " (the TLS ports refuse connections)");
+		}
+	}
 	return c;
 }
 
@@ -267,6 +305,7 @@ void turnd_ctx_unref(void *ctx)
 	struct turnd_ctx *c = ctx;
 	if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	pbx_tls_creds_unref(c->tls);
 	shared_unref(c->shared);
 	free(c);
 }
@@ -306,11 +345,14 @@ static void *turnd_socket_open(struct pbx_worker *w, const struct pbx_listen_spe
 	if (getsockname(fd, (struct sockaddr *)&sin6, &sl) == 0)
 		pbx_addr_from_sockaddr(&s->addr, (struct sockaddr *)&sin6, sl);
 	s->wildcard = pbx_addr_is_any(&s->addr);
-	int rc = udp_open(s);
+	int rc = s->t == T_UDP ? udp_open(s) : tcp_open(s);
 	if (rc) {
 		pbx_log_error("listener-failed service=%s reason=event-setup-failed error=\"%s\"",
 			      spec->key, pbx_strerror(rc));
-		udp_close(s);
+		if (s->t == T_UDP)
+			udp_close(s);
+		else
+			tcp_close(s);
 		free(s);
 		return NULL;
 	}
@@ -335,7 +377,10 @@ static void turnd_socket_close(struct pbx_worker *w, void *handle)
 			break;
 		}
 	}
-	udp_close(s);
+	if (s->t == T_UDP)
+		udp_close(s);
+	else
+		tcp_close(s);
 	free(s);
 }
 
@@ -344,6 +389,7 @@ static void turnd_worker_stop(struct pbx_worker *w)
 	struct turnd_worker *tw = pbx_worker_data(w);
 	if (!tw)
 		return;
+	tcp_close_all(tw);
 	while (tw->all)
 		alloc_free(tw->all, "stopping");
 	worker_flush_counts(tw);

@@ -15,12 +15,14 @@
 #include <pbxedge/fraud.h>
 #include <pbxedge/store.h>
 #include <pbxedge/stun.h>
+#include <pbxedge/tls.h>
 
 #define TURND_UDP_MAX 2048        /* largest datagram taken from a client */
 #define TURND_PEER_MAX 1500       /* largest datagram relayed from a peer */
 #define TURND_HEADROOM 48         /* a Data indication's header before the data */
 #define TURND_ANSWER_MAX 1024     /* largest answer built */
 #define TURND_BATCH 32            /* datagrams per recvmmsg/sendmmsg */
+#define TURND_MAX_CONNS 4096      /* TCP and TLS connections per worker */
 
 /* RFC 8656 timers, in seconds. */
 #define TURND_LIFETIME_DEFAULT 600
@@ -41,8 +43,9 @@ enum turnd_transport { T_UDP, T_TCP, T_TLS };
 struct turnd_config {
 	struct pbx_addr listen[TURND_MAX_LISTEN];     /* UDP and TCP */
 	size_t n_listen;
-	struct pbx_addr tls_listen[TURND_MAX_LISTEN]; /* not served; kept free */
+	struct pbx_addr tls_listen[TURND_MAX_LISTEN];
 	size_t n_tls_listen;
+	bool tls;                       /* certificate and key set */
 	uint16_t min_port, max_port;
 	struct pbx_cidr allow[TURND_MAX_NETS], deny[TURND_MAX_NETS];
 	size_t n_allow, n_deny;
@@ -201,6 +204,8 @@ struct turnd_ctx {
 	_Atomic unsigned refs;
 	struct turnd_shared *shared;
 	struct turnd_config cfg;
+	struct pbx_tls_creds *tls;      /* NULL: no usable certificate */
+	char cert[4096], key[4096];
 	struct pbx_addr external;      /* advertised address, or empty */
 	char db_path[4096];
 };
@@ -245,6 +250,10 @@ enum turnd_counter {
 	C_RELAYED_OUT,        /* datagrams peer to client */
 	C_RELAYED_BYTES_IN,
 	C_RELAYED_BYTES_OUT,
+	C_CONN_ACCEPTED,
+	C_CONN_CLOSED,
+	C_CONN_REFUSED,
+	C_TLS_FAILED,
 	C_SEND_FAILED,
 	C_DROP_BASE,          /* dropped-<codec reason> */
 	C_DROP_BLACKLISTED = C_DROP_BASE + STUN_DROP_COUNT,
@@ -256,6 +265,7 @@ enum turnd_counter {
 	C_DROP_NOT_REQUEST,   /* responses, unknown indications */
 	C_DROP_BAD_INDICATION,/* a Send indication without peer or data */
 	C_DROP_BAD_SOURCE,
+	C_DROP_STREAM_FULL,   /* relayed data a slow stream client had no room for */
 	C_COUNT
 };
 
@@ -265,6 +275,7 @@ const char *worker_counter_name(enum turnd_counter c);
 
 struct turnd_worker;
 struct alloc;
+struct conn;
 
 /* A listening socket turnd was handed. */
 struct turnd_sock {
@@ -279,7 +290,8 @@ struct turnd_sock {
 /* Where a request came from and how to answer it. */
 struct turnd_from {
 	enum turnd_transport t;
-	struct turnd_sock *sock;        /* the listening socket (UDP) */
+	struct turnd_sock *sock;        /* the listening socket */
+	struct conn *conn;              /* the connection (TCP, TLS) */
 	struct pbx_addr client;         /* unmapped */
 	struct pbx_addr local;          /* where it arrived */
 	/* pktinfo for answers from a wildcard socket */
@@ -303,6 +315,8 @@ struct turnd_worker {
 	size_t n_allocs;
 	struct event *tick;
 	int64_t last_status;
+	struct conn *conns;                     /* TCP and TLS (tcp.c) */
+	size_t n_conns;
 	struct udp_out *out;                    /* batches (udp.c) */
 	struct relay_in *relay_in;              /* relay reads (relay.c) */
 	uint64_t seq;                           /* Data indication IDs */
@@ -333,7 +347,8 @@ struct alloc {
 	struct turnd_shared *shared;    /* reference: the pool the port is from */
 	uint64_t id;
 	enum turnd_transport t;
-	struct turnd_sock *sock;        /* UDP: the socket clients reach */
+	struct turnd_sock *sock;        /* the socket clients reach */
+	struct conn *conn;              /* TCP, TLS: the connection it ends with */
 	struct pbx_addr client;
 	struct turnd_from from;         /* how to reach the client */
 	int fd;                         /* relay socket */
@@ -459,7 +474,10 @@ void relay_close(struct alloc *a);
 /* relay_free - the worker's relay buffers. */
 void relay_free(struct turnd_worker *tw);
 
-/* ---- udp.c: the client transport ---- */
+/* ---- udp.c, tcp.c: client transports ---- */
+
+/* out_init - the worker's batch buffers.  Returns 0 or -ENOMEM. */
+int out_init(struct turnd_worker *tw);
 
 int udp_open(struct turnd_sock *s);
 void udp_close(struct turnd_sock *s);
@@ -479,6 +497,14 @@ void peer_queue(struct turnd_worker *tw, int fd, const struct pbx_addr *peer, co
 
 /* out_flush - send what is queued for clients and peers. */
 void out_flush(struct turnd_worker *tw);
+
+int tcp_open(struct turnd_sock *s);
+void tcp_close(struct turnd_sock *s);
+void tcp_close_all(struct turnd_worker *tw);
+/* conn_send - queue len bytes for the client of c (dropped if no room). */
+void conn_send(struct conn *c, const void *p, size_t len);
+/* conn_alloc_gone - c's allocation ended (expired). */
+void conn_alloc_gone(struct conn *c);
 
 /* turnd_db_path - the store's path (main.c). */
 const char *turnd_db_path(void);

@@ -126,6 +126,10 @@ static void queue_to(struct queue *q, int fd, const void *name, socklen_t namele
 void client_commit(struct turnd_worker *tw, const struct turnd_from *from, size_t len)
 {
 	struct udp_out *o = tw->out;
+	if (from->t != T_UDP) {
+		conn_send(from->conn, o->slot[o->client.n], len);
+		return;
+	}
 	struct queue *q = &o->client;
 	struct pbx_addr dst = from->client;
 	/* A socket of family AF_INET6 ("::") reaches IPv4 clients mapped. */
@@ -312,11 +316,18 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+int out_init(struct turnd_worker *tw)
+{
+	if (!tw->out && !(tw->out = calloc(1, sizeof *tw->out)))
+		return -ENOMEM;
+	return 0;
+}
+
 int udp_open(struct turnd_sock *s)
 {
 	struct turnd_worker *tw = s->tw;
 	int one = 1, rcvbuf = RCVBUF;
-	if (!tw->out && !(tw->out = calloc(1, sizeof *tw->out)))
+	if (out_init(tw))
 		return -ENOMEM;
 	setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 	if (s->wildcard) {

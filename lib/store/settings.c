@@ -80,16 +80,22 @@ static const struct store_setting_info infos[STORE_SETTING_COUNT] = {
 		"stund closes a TCP or TLS connection idle this long" },
 	[STORE_SET_TURND_LISTEN] = {
 		"turnd.listen", STORE_SETTING_ADDRPORTS, "0.0.0.0:3478", 3478, 1024, NULL,
-		"ADDR[:PORT],... turnd serves TURN on, UDP and TCP (read by turnd once it serves TURN; stund checks them)" },
+		"ADDR[:PORT],... turnd serves TURN on, UDP and TCP (stund refuses these ports)" },
 	[STORE_SET_TURND_TLS_LISTEN] = {
 		"turnd.tls-listen", STORE_SETTING_ADDRPORTS, "", 5349, 1024, NULL,
-		"ADDR[:PORT],... turnd serves TURN over TLS on (read by turnd once it serves TURN; stund checks them)" },
+		"ADDR[:PORT],... turnd serves TURN over TLS on (stund refuses these ports)" },
 	[STORE_SET_TURND_REALM] = {
 		"turnd.realm", STORE_SETTING_STRING, "pbxedge", 1, 127, NULL,
 		"REALM of turnd's long-term credentials (accounts are keyed to it: re-add them after a change)" },
 	[STORE_SET_TURND_MIN_PORT] = {
 		"turnd.min-port", STORE_SETTING_INT, "49152", 1024, 65535, NULL,
 		"lowest UDP port turnd relays on" },
+	[STORE_SET_TURND_TLS_CERT] = {
+		"turnd.tls-cert", STORE_SETTING_PATH, "", 0, 4095, NULL,
+		"PEM certificate chain turnd presents on turnd.tls-listen" },
+	[STORE_SET_TURND_TLS_KEY] = {
+		"turnd.tls-key", STORE_SETTING_PATH, "", 0, 4095, NULL,
+		"PEM private key of turnd.tls-cert" },
 	[STORE_SET_TURND_MAX_PORT] = {
 		"turnd.max-port", STORE_SETTING_INT, "65535", 1024, 65535, NULL,
 		"highest UDP port turnd relays on" },

@@ -32,13 +32,13 @@ ok R set turnd.listen "127.0.0.1:$P"
 ok R set turnd.min-port "$LO"
 ok R set turnd.max-port "$((LO + 99))"
 out=$("$TURND" --check) || fail "--check: $out"
-echo "$out" | grep -q "udp 127.0.0.1:$P" || fail "--check listeners: $out"
+echo "$out" | grep -q "udp+tcp 127.0.0.1:$P" || fail "--check listeners: $out"
 echo "$out" | grep -q "relay ports: $LO-$((LO + 99))" || fail "--check ports: $out"
 
 start peer turnutils_peer -L 127.0.0.1 -p "$PEER"
 start turnd "$TURND" --foreground --workers 2
 wait_log "$T/turnd.log" "ready workers=2"
-wait_log "$T/turnd.log" "serving listen=127.0.0.1:$P realm=pbxedge ports=$LO-$((LO + 99)) accounts=1"
+wait_log "$T/turnd.log" "serving listen=127.0.0.1:$P tls=off realm=pbxedge ports=$LO-$((LO + 99)) accounts=1"
 
 # Safe by default: the echo peer on 127.0.0.1 is loopback.
 set +e
