@@ -242,8 +242,8 @@ static void *turnd_prepare(const struct store_snapshot *snap, void *prevp, bool 
 		memset(&found, 0, sizeof found);
 		if (config_external_auto(prev->db_path, &found) == 0)
 			external = found;
-		else
-			external = prev->external;
+		else if (prev->cfg.external_auto)
+			external = prev->external; /* natd's last finding stands */
 	}
 	const char *cert = cfg.tls ? snap->setting_str[STORE_SET_TURND_TLS_CERT] : "";
 	const char *key = cfg.tls ? snap->setting_str[STORE_SET_TURND_TLS_KEY] : "";

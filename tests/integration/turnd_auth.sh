@@ -56,7 +56,8 @@ for secret in old-secret new-secret; do
 	echo "$out" | grep -q "tot_send_msgs=100, tot_recv_msgs=100" || fail "REST $secret: $(echo "$out" | tail -4)"
 done
 ok R turn secret del old-secret
-wait_log "$T/turnd.log" "secrets=1"
+# The start-up line said secrets=1 too: wait for the second one.
+wait_count "$T/turnd.log" "secrets=1 " 2
 now=$(date +%s)
 out=$(talk turn 127.0.0.1 "$P" --user dave --rest-secret new-secret --rest-expiry $((now + 600)) --refresh 0)
 [ "$(echo "$out" | field allocate)" = success ] || fail "REST, new secret: $out"
