@@ -68,7 +68,9 @@ int alloc_new(struct turnd_worker *tw, const struct turnd_from *from, const char
 	const struct store_snapshot *snap = pbx_worker_snapshot(tw->w);
 	struct turnd_shared *sh = ctx->shared;
 	int64_t unix_now = store_now();
-	(void)family;
+	/* The relay is on the address the client reached. */
+	if (family != pbx_addr_family(&from->local))
+		return STUN_ERR_ADDRESS_FAMILY;
 	if (!shared_quota_take(sh, user, (unsigned)snap->setting_int[STORE_SET_TURND_USER_QUOTA],
 			       (unsigned)snap->setting_int[STORE_SET_TURND_TOTAL_QUOTA]))
 		return STUN_ERR_QUOTA_REACHED;

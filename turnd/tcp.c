@@ -300,9 +300,6 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
 	conn_free(c);
 }
 
-bool udp_source_ok(struct turnd_worker *tw, const struct pbx_addr *src,
-		   const struct store_snapshot *snap, struct turnd_ctx *ctx, int64_t unix_now);
-
 static void accept_one(struct turnd_sock *s, int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct turnd_worker *tw = s->tw;

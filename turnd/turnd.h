@@ -483,6 +483,12 @@ int udp_open(struct turnd_sock *s);
 void udp_close(struct turnd_sock *s);
 void udp_free(struct turnd_worker *tw);
 
+/* udp_source_ok - whether a source may be served: not on the blacklist
+ * (a hit is counted for its entry), not blocked locally by the fraud table
+ * while its entry is on its way to the store. */
+bool udp_source_ok(struct turnd_worker *tw, const struct pbx_addr *src,
+		   const struct store_snapshot *snap, struct turnd_ctx *ctx, int64_t unix_now);
+
 /* client_slot - a buffer of TURND_UDP_MAX + TURND_HEADROOM bytes for the
  * next message to a client; client_commit sends its first len bytes to
  * the client of from (UDP: queued for the batch; streams: appended to

@@ -201,11 +201,6 @@ static void flush_hits(struct turnd_worker *tw)
 	o->hits = 0;
 }
 
-/* Whether a source may be served: not on the blacklist, not blocked
- * locally by the fraud table while its entry is on its way. */
-bool udp_source_ok(struct turnd_worker *tw, const struct pbx_addr *src,
-		   const struct store_snapshot *snap, struct turnd_ctx *ctx, int64_t unix_now);
-
 bool udp_source_ok(struct turnd_worker *tw, const struct pbx_addr *src,
 		   const struct store_snapshot *snap, struct turnd_ctx *ctx, int64_t unix_now)
 {
