@@ -79,7 +79,7 @@ for mode in channels indications; do
 done
 
 # A longer run: rpctl turn status shows it within a few seconds.
-timeout 90 turnutils_uclient -u alice -w 'al1ce-secret' -e 127.0.0.1 -r "$PEER" -n 1000 -m 2 \
+timeout 90 turnutils_uclient -u alice -w 'al1ce-secret' -e 127.0.0.1 -r "$PEER" -n 600 -m 2 \
 	-l 100 -p "$P" 127.0.0.1 >"$T/long.out" 2>&1 &
 PIDS+=("$!")
 UC=$!
@@ -103,8 +103,17 @@ echo "$st" | grep -Eq "^turnd +alice +127\.0\.0\.1:[0-9]+ +udp +127\.0\.0\.1:[0-
 wait_exit "$UC" 90
 [ "$EXIT_STATUS" = 0 ] || fail "long uclient: $(tail -5 "$T/long.out")"
 
+# A bandwidth cap per allocation: 50 KB/s offered through a 5 KB/s cap.
+ok R set turnd.bandwidth 5000
+wait_log "$T/turnd.log" "bandwidth=5000"
+out=$(timeout 30 turnutils_uclient -u alice -w 'al1ce-secret' -e 127.0.0.1 -r "$PEER" -n 200 \
+	-m 1 -l 500 -z 10 -c -p "$P" 127.0.0.1 2>&1) || fail "uclient capped: $out"
+recv=$(echo "$out" | sed -n 's/.*start_mclient: tot_send_msgs=200, tot_recv_msgs=\([0-9]*\)$/\1/p')
+[ -n "$recv" ] && [ "$recv" -ge 10 ] && [ "$recv" -le 120 ] || fail "bandwidth cap: $(echo "$out" | tail -4)"
+ok R set turnd.bandwidth 0
+
 status=$(R status)
-for c in allocations allocations-ended channel-binds permissions relayed-to-peers \
+for c in dropped-bandwidth allocations allocations-ended channel-binds permissions relayed-to-peers \
 	relayed-to-clients forbidden-peers challenged; do
 	echo "$status" | grep -Eq "^  turnd +$c +[1-9][0-9]*$" || fail "counter $c: $status"
 done
