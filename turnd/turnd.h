@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <pbxedge/addr.h>
 #include <pbxedge/daemon.h>
+#include <pbxedge/dgram.h>
 #include <pbxedge/fraud.h>
 #include <pbxedge/store.h>
 #include <pbxedge/stun.h>
@@ -294,11 +295,7 @@ struct turnd_from {
 	struct conn *conn;              /* the connection (TCP, TLS) */
 	struct pbx_addr client;         /* unmapped */
 	struct pbx_addr local;          /* where it arrived */
-	/* pktinfo for answers from a wildcard socket */
-	bool have_pktinfo;
-	int pktinfo_level;              /* IPPROTO_IP or IPPROTO_IPV6 */
-	struct in_pktinfo v4;
-	struct in6_pktinfo v6;
+	struct pbx_dgram_arrival arrival; /* UDP: answers leave from there */
 };
 
 #define ALLOC_BUCKETS 4096

@@ -15,7 +15,7 @@
 #include "turnd.h"
 
 #define ROUNDS 8
-#define CTL_LEN 64
+#define CTL_LEN PBX_DGRAM_CTL_LEN
 #define RCVBUF (1 << 20)
 #define SLOT (TURND_UDP_MAX + TURND_HEADROOM)
 
@@ -45,27 +45,6 @@ struct udp_out {
 	struct pbx_cidr hit_entry;
 	uint64_t hits;
 };
-
-static socklen_t put_pktinfo(union ctl *ctl, const struct turnd_from *f)
-{
-	struct msghdr h = { .msg_control = ctl->buf, .msg_controllen = sizeof ctl->buf };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&h);
-	memset(ctl->buf, 0, sizeof ctl->buf);
-	if (f->pktinfo_level == IPPROTO_IP) {
-		struct in_pktinfo pi = { .ipi_ifindex = 0, .ipi_spec_dst = f->v4.ipi_addr };
-		c->cmsg_level = IPPROTO_IP;
-		c->cmsg_type = IP_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof pi);
-		memcpy(CMSG_DATA(c), &pi, sizeof pi);
-		return (socklen_t)CMSG_SPACE(sizeof pi);
-	}
-	struct in6_pktinfo pi = { .ipi6_addr = f->v6.ipi6_addr, .ipi6_ifindex = f->v6.ipi6_ifindex };
-	c->cmsg_level = IPPROTO_IPV6;
-	c->cmsg_type = IPV6_PKTINFO;
-	c->cmsg_len = CMSG_LEN(sizeof pi);
-	memcpy(CMSG_DATA(c), &pi, sizeof pi);
-	return (socklen_t)CMSG_SPACE(sizeof pi);
-}
 
 static void send_queue(struct turnd_worker *tw, struct queue *q)
 {
@@ -148,9 +127,10 @@ void client_commit(struct turnd_worker *tw, const struct turnd_from *from, size_
 	}
 	unsigned k = q->n;
 	queue_to(q, from->sock->fd, name, namelen, o->slot[k], len);
-	if (from->have_pktinfo) {
+	if (from->arrival.have) {
 		q->msg[k].msg_hdr.msg_control = q->ctl[k].buf;
-		q->msg[k].msg_hdr.msg_controllen = put_pktinfo(&q->ctl[k], from);
+		q->msg[k].msg_hdr.msg_controllen =
+			pbx_dgram_put_pktinfo(&from->arrival, q->ctl[k].buf, sizeof q->ctl[k].buf);
 	}
 }
 
@@ -171,26 +151,8 @@ static void from_of(struct turnd_sock *s, struct msghdr *h, struct turnd_from *f
 	f->local = s->addr;
 	if (!s->wildcard)
 		return;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
-		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-			memcpy(&f->v4, CMSG_DATA(c), sizeof f->v4);
-			struct sockaddr_in sin = { .sin_family = AF_INET,
-						   .sin_port = htons(pbx_addr_port(&s->addr)),
-						   .sin_addr = f->v4.ipi_addr };
-			pbx_addr_from_sockaddr(&f->local, (struct sockaddr *)&sin, sizeof sin);
-			f->pktinfo_level = IPPROTO_IP;
-			f->have_pktinfo = true;
-		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
-			memcpy(&f->v6, CMSG_DATA(c), sizeof f->v6);
-			struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
-						     .sin6_port = htons(pbx_addr_port(&s->addr)),
-						     .sin6_addr = f->v6.ipi6_addr };
-			pbx_addr_from_sockaddr(&f->local, (struct sockaddr *)&sin6, sizeof sin6);
-			pbx_addr_unmap(&f->local, &f->local);
-			f->pktinfo_level = IPPROTO_IPV6;
-			f->have_pktinfo = true;
-		}
-	}
+	pbx_dgram_arrival(h, &s->addr, &f->arrival);
+	f->local = f->arrival.local;
 }
 
 static void flush_hits(struct turnd_worker *tw)
@@ -321,16 +283,14 @@ int out_init(struct turnd_worker *tw)
 int udp_open(struct turnd_sock *s)
 {
 	struct turnd_worker *tw = s->tw;
-	int one = 1, rcvbuf = RCVBUF;
+	int rcvbuf = RCVBUF;
 	if (out_init(tw))
 		return -ENOMEM;
 	setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 	if (s->wildcard) {
-		int rc = pbx_addr_family(&s->addr) == AF_INET
-				 ? setsockopt(s->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one)
-				 : setsockopt(s->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+		int rc = pbx_dgram_pktinfo_on(s->fd, pbx_addr_family(&s->addr));
 		if (rc)
-			return -errno;
+			return rc;
 	}
 	s->ev = event_new(pbx_worker_base(tw->w), s->fd, EV_READ | EV_PERSIST, on_read, s);
 	if (!s->ev || event_add(s->ev, NULL))

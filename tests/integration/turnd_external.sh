@@ -26,7 +26,7 @@ LO=$(( (RANDOM % 200) * 100 + 40000 ))
 ok R init >/dev/null
 ok R turn user add alice pw
 ok R whitelist add 127.0.0.1 --reason "test client"
-ok R set turnd.listen "127.0.0.1:$P"
+ok R set turnd.listen "0.0.0.0:$P"   # a wildcard: answers and relays on the address reached
 ok R set turnd.allow-peer 127.0.0.1
 ok R set turnd.min-port "$LO"
 ok R set turnd.max-port "$((LO + 99))"
