@@ -27,7 +27,7 @@ ok R set rpd.tls-priority 'SECURE256:-VERS-ALL:+VERS-TLS1.3'
 json R --json settings
 json R --json get rpd.blacklist-minutes
 settings=$(R settings)
-echo "$settings" | grep -Eq '^rpd.suspicious-per-minute +25 .*\[set\]$' || fail "settings listing"
+grep -Eq '^rpd.suspicious-per-minute +25 .*\[set\]$' <<<"$settings" || fail "settings listing"
 
 ok R listen http 8080 --addr 127.0.0.1
 ok R listen https 8443
@@ -77,7 +77,8 @@ json R --json status
 R status | grep -q "^store      $PBXEDGE_DB (schema $latest," || fail "status header"
 
 # Help is generated from the command tables: every command appears.  (Read
-# whole: grep -q leaving early would break rpctl's pipe.)
+# whole, and searched without a pipe: grep -q leaving early would make the
+# writer die of SIGPIPE under pipefail.)
 help=$(R --help)
 for c in "init" "set KEY VALUE" "unset KEY" "get KEY" "settings" "listen PROTO PORT|off" \
 	"listen list" "name add NAME" "name del NAME" "name list" "name show NAME" \
@@ -87,7 +88,7 @@ for c in "init" "set KEY VALUE" "unset KEY" "get KEY" "settings" "listen PROTO P
 	"whitelist list" "whitelist add ADDR" "whitelist del ADDR" "status" "export" "import FILE" \
 	"turn user add NAME PASSWORD" "turn user del NAME" "turn user list" "turn secret add SECRET" \
 	"turn secret del ID|SECRET" "turn secret list" "turn status"; do
-	echo "$help" | grep -qF "rpctl $c" || fail "--help lacks 'rpctl $c'"
+	grep -qF "rpctl $c" <<<"$help" || fail "--help lacks 'rpctl $c'"
 done
 R name add --help | grep -q "^rpctl name add NAME" || fail "per-command help"
 

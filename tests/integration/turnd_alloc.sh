@@ -41,7 +41,7 @@ wait_log "$T/turnd.log" "ready workers="
 
 # Binding on turnd's own port: a box with only turnd serves STUN too.
 out=$(timeout 10 turnutils_stunclient -p "$P" 127.0.0.1 2>&1) || fail "stunclient: $out"
-echo "$out" | grep -Eq "UDP reflexive addr: 127\.0\.0\.1:[0-9]+" || fail "stunclient: $out"
+grep -Eq "UDP reflexive addr: 127\.0\.0\.1:[0-9]+" <<<"$out" || fail "stunclient: $out"
 
 # One port: the first allocation takes it, the next gets 508; once the
 # first expires unrefreshed (lifetime capped at 2 s), its port is free.
@@ -133,16 +133,16 @@ out=$(A --refresh 0)
 [ "$(echo "$out" | field allocate)" = success ] || fail "good client after garbage: $out"
 for _ in $(seq 30); do
 	status=$(R status)
-	echo "$status" | grep -Eq "^  turnd +dropped-not-request +[1-9]" && break
+	grep -Eq "^  turnd +dropped-not-request +[1-9]" <<<"$status" && break
 	sleep 0.2
 done
 for c in dropped-truncated dropped-bad-length dropped-attr-truncated dropped-no-allocation \
 	dropped-not-stun dropped-not-request unknown-attributes insufficient-capacity quota-reached \
 	stale-nonces bindings; do
-	echo "$status" | grep -Eq "^  turnd +$c +[1-9][0-9]*$" || fail "counter $c: $status"
+	grep -Eq "^  turnd +$c +[1-9][0-9]*$" <<<"$status" || fail "counter $c: $status"
 done
 wait_log "$T/turnd.log" "dropped source=127.0.0.1:[0-9]+ reason=bad-length offset="
-echo "$status" | grep -Eq "turn +127.0.0.1 +truncated" || fail "refused excerpt: $status"
+grep -Eq "turn +127.0.0.1 +truncated" <<<"$status" || fail "refused excerpt: $status"
 kill -TERM "$PID_turnd"
 wait_exit "$PID_turnd"
 [ "$EXIT_STATUS" = 0 ] || fail "turnd exit $EXIT_STATUS"

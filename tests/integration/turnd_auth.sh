@@ -53,7 +53,7 @@ for secret in old-secret new-secret; do
 	[ "$secret" = new-secret ] && { ok R turn secret add new-secret; wait_log "$T/turnd.log" "secrets=2"; }
 	out=$(timeout 30 turnutils_uclient -W "$secret" -u carol -e 127.0.0.1 -r "$PEER" -n 50 -m 2 \
 		-l 100 -p "$P" 127.0.0.1 2>&1) || fail "uclient REST ($secret): $out"
-	echo "$out" | grep -q "tot_send_msgs=100, tot_recv_msgs=100" || fail "REST $secret: $(echo "$out" | tail -4)"
+	grep -q "tot_send_msgs=100, tot_recv_msgs=100" <<<"$out" || fail "REST $secret: $(echo "$out" | tail -4)"
 done
 ok R turn secret del old-secret
 # The start-up line said secrets=1 too: wait for the second one.
@@ -90,8 +90,8 @@ out=$(talk turn 127.0.0.1 "$P" --user alice --password 'correct horse' --bind 12
 [ "$(echo "$out" | field allocate)" = success ] || fail "others not served: $out"
 status=$(R status)
 for c in wrong-credentials suspicious blacklist-added dropped-blacklisted; do
-	echo "$status" | grep -Eq "^  turnd +$c +[1-9][0-9]*$" || fail "counter $c: $status"
+	grep -Eq "^  turnd +$c +[1-9][0-9]*$" <<<"$status" || fail "counter $c: $status"
 done
-echo "$status" | grep -Eq "turn +127.0.0.2 +wrong-credentials|127.0.0.2 .*turn .*wrong-credentials" \
+grep -Eq "turn +127.0.0.2 +wrong-credentials|127.0.0.2 .*turn .*wrong-credentials" <<<"$status" \
 	|| fail "suspicious event: $status"
 echo "turnd_auth: ok"

@@ -34,7 +34,7 @@ refuse 1 "turnd.external-ip: 'nat' is not 'auto' nor an IP address" R set turnd.
 refuse 1 "turnd.external-ip: '0.0.0.0' is not 'auto'" R set turnd.external-ip 0.0.0.0
 ok R set turnd.external-ip 203.0.113.9
 out=$("$TURND" --check) || fail "--check: $out"
-echo "$out" | grep -q "^external-ip: 203.0.113.9$" || fail "--check external: $out"
+grep -q "^external-ip: 203.0.113.9$" <<<"$out" || fail "--check external: $out"
 
 start peer turnutils_peer -L 127.0.0.1 -p "$PEER"
 start turnd "$TURND" --foreground

@@ -40,13 +40,13 @@ out=$("$TURND" --check 2>&1)
 rc=$?
 set -e
 [ "$rc" = 1 ] || fail "--check took TLS without a certificate: $out"
-echo "$out" | grep -q "problem: turnd.tls-listen is set but turnd.tls-cert and turnd.tls-key are not" \
+grep -q "problem: turnd.tls-listen is set but turnd.tls-cert and turnd.tls-key are not" <<<"$out" \
 	|| fail "--check message: $out"
 ok R set turnd.tls-cert "$T/pki/server.pem"
 ok R set turnd.tls-key "$T/pki/server.key"
 out=$("$TURND" --check) || fail "--check: $out"
-echo "$out" | grep -q "udp+tcp 127.0.0.1:$P" || fail "--check listeners: $out"
-echo "$out" | grep -q "tls     127.0.0.1:$TP" || fail "--check tls: $out"
+grep -q "udp+tcp 127.0.0.1:$P" <<<"$out" || fail "--check listeners: $out"
+grep -q "tls     127.0.0.1:$TP" <<<"$out" || fail "--check tls: $out"
 
 start peer turnutils_peer -L 127.0.0.1 -p "$PEER"
 start turnd "$TURND" --foreground --workers 2
@@ -65,7 +65,7 @@ run() {
 	recv=$(echo "$out" | sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\)$/\2/p')
 	[ -n "$sent" ] && [ "$sent" -ge 1200 ] && [ "$sent" = "$recv" ] \
 		|| fail "uclient $name lost packets: $(echo "$out" | tail -5) $(R status | grep -E 'turnd +(drop|send)')"
-	echo "$out" | grep -q "Total lost packets 0 " \
+	grep -q "Total lost packets 0 " <<<"$out" \
 		|| fail "uclient $name: $(echo "$out" | tail -5) $(R status | grep -E 'turnd +(drop|send)')"
 }
 run tcp-channels -t -p "$P"
@@ -86,10 +86,10 @@ UC=$!
 PIDS+=("$UC")
 for _ in $(seq 100); do
 	st=$(R turn status)
-	echo "$st" | grep -Eq "^turnd +alice +127\.0\.0\.1:[0-9]+ +tcp " && break
+	grep -Eq "^turnd +alice +127\.0\.0\.1:[0-9]+ +tcp " <<<"$st" && break
 	sleep 0.2
 done
-echo "$st" | grep -Eq "^turnd +alice +127\.0\.0\.1:[0-9]+ +tcp " || fail "turn status: $st"
+grep -Eq "^turnd +alice +127\.0\.0\.1:[0-9]+ +tcp " <<<"$st" || fail "turn status: $st"
 kill -KILL "$UC"
 wait_log "$T/turnd.log" "allocation-ended .* transport=tcp .*reason=connection-closed"
 
@@ -105,7 +105,7 @@ wait_log "$T/turnd.log" "dropped source=127.0.0.1:[0-9]+ reason=not-stun"
 run tcp-after-garbage -t -p "$P"
 status=$(R status)
 for c in connections-accepted connections-closed dropped-not-stun; do
-	echo "$status" | grep -Eq "^  turnd +$c +[1-9][0-9]*$" || fail "counter $c: $status"
+	grep -Eq "^  turnd +$c +[1-9][0-9]*$" <<<"$status" || fail "counter $c: $status"
 done
 kill -TERM "$PID_turnd"
 wait_exit "$PID_turnd"

@@ -32,8 +32,8 @@ ok R set turnd.listen "127.0.0.1:$P"
 ok R set turnd.min-port "$LO"
 ok R set turnd.max-port "$((LO + 99))"
 out=$("$TURND" --check) || fail "--check: $out"
-echo "$out" | grep -q "udp+tcp 127.0.0.1:$P" || fail "--check listeners: $out"
-echo "$out" | grep -q "relay ports: $LO-$((LO + 99))" || fail "--check ports: $out"
+grep -q "udp+tcp 127.0.0.1:$P" <<<"$out" || fail "--check listeners: $out"
+grep -q "relay ports: $LO-$((LO + 99))" <<<"$out" || fail "--check ports: $out"
 
 start peer turnutils_peer -L 127.0.0.1 -p "$PEER"
 start turnd "$TURND" --foreground --workers 2
@@ -47,7 +47,7 @@ out=$(timeout 20 turnutils_uclient -u alice -w 'al1ce-secret' -e 127.0.0.1 -r "$
 rc=$?
 set -e
 [ "$rc" != 0 ] || fail "uclient relayed to loopback: $out"
-echo "$out" | grep -q "error 403" || fail "uclient to loopback, no 403: $out"
+grep -q "error 403" <<<"$out" || fail "uclient to loopback, no 403: $out"
 out=$(talk turn 127.0.0.1 "$P" --user alice --password 'al1ce-secret' --peer "127.0.0.1:$PEER")
 [ "$(echo "$out" | field allocate)" = success ] || fail "allocate: $out"
 [ "$(echo "$out" | field permission)" = 403 ] || fail "permission to 127.0.0.1: $out"
@@ -73,9 +73,9 @@ for mode in channels indications; do
 	[ "$mode" = indications ] && flag=-s
 	out=$(timeout 60 turnutils_uclient -u alice -w 'al1ce-secret' -e 127.0.0.1 -r "$PEER" \
 		-n 400 -m 10 -l 160 -z 5 $flag -p "$P" 127.0.0.1 2>&1) || fail "uclient $mode: $out"
-	echo "$out" | grep -q "tot_send_msgs=4000, tot_recv_msgs=4000" \
+	grep -q "tot_send_msgs=4000, tot_recv_msgs=4000" <<<"$out" \
 		|| fail "uclient $mode lost packets: $(echo "$out" | tail -5)"
-	echo "$out" | grep -q "Total lost packets 0 " || fail "uclient $mode: $(echo "$out" | tail -5)"
+	grep -q "Total lost packets 0 " <<<"$out" || fail "uclient $mode: $(echo "$out" | tail -5)"
 done
 
 # A longer run: rpctl turn status shows it within a few seconds.
@@ -98,7 +98,7 @@ for _ in $(seq 100); do
 done
 echo "$js" | live || fail "turn status without a live allocation with a permission, channels and traffic: $js"
 st=$(R turn status)
-echo "$st" | grep -Eq "^turnd +alice +127\.0\.0\.1:[0-9]+ +udp +127\.0\.0\.1:[0-9]+ +[0-9T:-]+Z +[0-9T:-]+Z +1 +[1-9][0-9]* +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9T:-]+Z$" \
+grep -Eq "^turnd +alice +127\.0\.0\.1:[0-9]+ +udp +127\.0\.0\.1:[0-9]+ +[0-9T:-]+Z +[0-9T:-]+Z +1 +[1-9][0-9]* +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9T:-]+Z$" <<<"$st" \
 	|| fail "turn status text: $st"
 wait_exit "$UC" 90
 [ "$EXIT_STATUS" = 0 ] || fail "long uclient: $(tail -5 "$T/long.out")"
@@ -115,7 +115,7 @@ ok R set turnd.bandwidth 0
 status=$(R status)
 for c in dropped-bandwidth allocations allocations-ended channel-binds permissions relayed-to-peers \
 	relayed-to-clients forbidden-peers challenged; do
-	echo "$status" | grep -Eq "^  turnd +$c +[1-9][0-9]*$" || fail "counter $c: $status"
+	grep -Eq "^  turnd +$c +[1-9][0-9]*$" <<<"$status" || fail "counter $c: $status"
 done
 # Every allocation made is ended once, with its line.
 made=$(grep -c "allocation-made" "$T/turnd.log")
