@@ -137,6 +137,22 @@ static int export_blacklist(void *arg, const struct store_col *cols, int ncols)
 	return 0;
 }
 
+static int export_turn_key(void *arg, const struct store_col *cols, int ncols)
+{
+	const char *w[7] = { "turn", "user", "key", cols[0].s, cols[1].s, cols[2].s, cols[3].s };
+	(void)ncols;
+	line(arg, w, 7);
+	return 0;
+}
+
+static int export_turn_secret(void *arg, const struct store_col *cols, int ncols)
+{
+	const char *w[4] = { "turn", "secret", "add", cols[1].s };
+	(void)ncols;
+	line(arg, w, 4);
+	return 0;
+}
+
 static int cmd_export(struct ctl *c, int argc, char **argv)
 {
 	(void)argc;
@@ -163,7 +179,10 @@ static int cmd_export(struct ctl *c, int argc, char **argv)
 	    /* Blacklist first: a whitelist entry added later may cover a
 	     * blacklist entry, which the other order would refuse. */
 	    store_query(c->st, STORE_Q_BLACKLIST, NULL, export_blacklist, out, &c->err) ||
-	    store_query(c->st, STORE_Q_WHITELIST, NULL, export_whitelist, out, &c->err))
+	    store_query(c->st, STORE_Q_WHITELIST, NULL, export_whitelist, out, &c->err) ||
+	    /* TURN accounts as their derived keys: the passwords are not known. */
+	    store_query(c->st, STORE_Q_TURN_KEYS, NULL, export_turn_key, out, &c->err) ||
+	    store_query(c->st, STORE_Q_TURN_SECRET_TEXT, NULL, export_turn_secret, out, &c->err))
 		return ctl_fail_err(c);
 	if (fflush(out) || ferror(out))
 		return ctl_fail(c, "cannot write the export: %s", pbx_strerror(-errno));

@@ -55,6 +55,8 @@ static const char *type_name(enum store_setting_type t)
 	case STORE_SETTING_STUN_SERVERS: return "stun-servers";
 	case STORE_SETTING_ADDRPORT: return "address";
 	case STORE_SETTING_ADDRPORTS: return "address-list";
+	case STORE_SETTING_CIDRS: return "network-list";
+	case STORE_SETTING_ADDR_AUTO: return "address-or-auto";
 	}
 	return "?";
 }

@@ -61,8 +61,8 @@ struct ctl {
 
 /* The command groups, one per cmd_*.c file. */
 extern const struct ctl_group ctl_group_store, ctl_group_settings, ctl_group_listen,
-	ctl_group_names, ctl_group_access, ctl_group_status, ctl_group_export;
-extern const struct ctl_group ctl_group_nat;
+	ctl_group_names, ctl_group_access, ctl_group_status, ctl_group_export, ctl_group_nat,
+	ctl_group_turn;
 
 /* Report an error for the current command; returns 1 (the exit status). */
 int ctl_fail(struct ctl *c, const char *fmt, ...) PBX_PRINTF(2, 3);

@@ -12,6 +12,7 @@ static const struct ctl_group *const groups[] = {
 	&ctl_group_store, &ctl_group_settings, &ctl_group_listen, &ctl_group_names,
 	&ctl_group_access, &ctl_group_status, &ctl_group_export,
 	&ctl_group_nat,
+	&ctl_group_turn,
 };
 #define N_GROUPS (sizeof groups / sizeof groups[0])
 

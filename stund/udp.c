@@ -13,12 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pbxedge/dgram.h>
 #include <pbxedge/log.h>
 
 #include "stund.h"
 
 #define ROUNDS 8          /* batches per wake-up before others get a turn */
-#define CTL_LEN 64        /* room for one IP(V6)_PKTINFO */
+#define CTL_LEN PBX_DGRAM_CTL_LEN
 #define RCVBUF (1 << 20)
 
 union ctl {
@@ -50,70 +51,19 @@ struct udp_batch {
 	uint64_t hits;
 };
 
-/* Where a datagram arrived: the pktinfo of a socket bound to every
- * address (as received, and unmapped for answers). */
-struct arrival {
-	bool have;
-	int level;            /* IPPROTO_IP or IPPROTO_IPV6 */
-	struct in_pktinfo v4;
-	struct in6_pktinfo v6;
-	struct pbx_addr local;
-};
-
-static void arrival_of(const struct stund_sock *s, struct msghdr *h, struct arrival *ar)
+/* Where a datagram arrived; on a socket bound to every address, answers
+ * leave from there (routing would otherwise pick the source). */
+static void arrival_of(const struct stund_sock *s, struct msghdr *h,
+		       struct pbx_dgram_arrival *ar)
 {
 	ar->have = false;
 	ar->local = s->addr;
-	if (!s->wildcard)
-		return;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
-		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-			memcpy(&ar->v4, CMSG_DATA(c), sizeof ar->v4);
-			struct sockaddr_in sin = { .sin_family = AF_INET,
-						   .sin_port = htons(pbx_addr_port(&s->addr)),
-						   .sin_addr = ar->v4.ipi_addr };
-			pbx_addr_from_sockaddr(&ar->local, (struct sockaddr *)&sin, sizeof sin);
-			ar->level = IPPROTO_IP;
-			ar->have = true;
-		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
-			memcpy(&ar->v6, CMSG_DATA(c), sizeof ar->v6);
-			struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
-						     .sin6_port = htons(pbx_addr_port(&s->addr)),
-						     .sin6_addr = ar->v6.ipi6_addr };
-			pbx_addr_from_sockaddr(&ar->local, (struct sockaddr *)&sin6, sizeof sin6);
-			pbx_addr_unmap(&ar->local, &ar->local);
-			ar->level = IPPROTO_IPV6;
-			ar->have = true;
-		}
-	}
-}
-
-/* Send the answer from the address it arrived at: a socket bound to
- * every address would otherwise let routing pick the source. */
-static socklen_t put_pktinfo(union ctl *ctl, const struct arrival *ar)
-{
-	struct msghdr h = { .msg_control = ctl->buf, .msg_controllen = sizeof ctl->buf };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&h);
-	memset(ctl->buf, 0, sizeof ctl->buf);
-	if (ar->level == IPPROTO_IP) {
-		struct in_pktinfo pi = { .ipi_ifindex = 0, .ipi_spec_dst = ar->v4.ipi_addr };
-		c->cmsg_level = IPPROTO_IP;
-		c->cmsg_type = IP_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof pi);
-		memcpy(CMSG_DATA(c), &pi, sizeof pi);
-		return (socklen_t)CMSG_SPACE(sizeof pi);
-	}
-	struct in6_pktinfo pi = { .ipi6_addr = ar->v6.ipi6_addr,
-				  .ipi6_ifindex = ar->v6.ipi6_ifindex };
-	c->cmsg_level = IPPROTO_IPV6;
-	c->cmsg_type = IPV6_PKTINFO;
-	c->cmsg_len = CMSG_LEN(sizeof pi);
-	memcpy(CMSG_DATA(c), &pi, sizeof pi);
-	return (socklen_t)CMSG_SPACE(sizeof pi);
+	if (s->wildcard)
+		pbx_dgram_arrival(h, &s->addr, ar);
 }
 
 static void queue_answer(struct udp_batch *b, const struct stund_answer *a, const void *name,
-			 socklen_t namelen, const struct arrival *ar, const uint8_t *buf)
+			 socklen_t namelen, const struct pbx_dgram_arrival *ar, const uint8_t *buf)
 {
 	struct out_queue *q = &b->q[a->role];
 	unsigned k = q->n++;
@@ -135,7 +85,7 @@ static void queue_answer(struct udp_batch *b, const struct stund_answer *a, cons
 	 * arrival's pktinfo; with an alternate no socket is a wildcard. */
 	if (ar->have) {
 		h->msg_control = q->ctl[k].buf;
-		h->msg_controllen = put_pktinfo(&q->ctl[k], ar);
+		h->msg_controllen = pbx_dgram_put_pktinfo(ar, q->ctl[k].buf, sizeof q->ctl[k].buf);
 	}
 }
 
@@ -187,7 +137,7 @@ static void one(struct stund_sock *s, struct udp_batch *b, unsigned i,
 		goto dropped;
 	}
 
-	struct arrival ar;
+	struct pbx_dgram_arrival ar;
 	arrival_of(s, h, &ar);
 	struct stund_req req = {
 		.t = T_UDP,
@@ -213,7 +163,7 @@ static void one(struct stund_sock *s, struct udp_batch *b, unsigned i,
 	b->count[C_ERRORS] += a.error;
 	b->count[C_TRIMMED] += a.trimmed;
 	b->count[C_ANSWERED_CHANGED] += a.role != s->role || a.port != pbx_addr_port(&peer);
-	struct arrival none = { .have = false };
+	struct pbx_dgram_arrival none = { .have = false };
 	queue_answer(b, &a, h->msg_name, h->msg_namelen, a.role == s->role ? &ar : &none,
 		     b->out_buf[i]);
 	return;
@@ -294,16 +244,14 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 int udp_open(struct stund_sock *s)
 {
 	struct stund_worker *sw = s->sw;
-	int one = 1, rcvbuf = RCVBUF;
+	int rcvbuf = RCVBUF;
 	if (!sw->batch && !(sw->batch = calloc(1, sizeof *sw->batch)))
 		return -ENOMEM;
 	setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 	if (s->wildcard) {
-		int rc = pbx_addr_family(&s->addr) == AF_INET
-				 ? setsockopt(s->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one)
-				 : setsockopt(s->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+		int rc = pbx_dgram_pktinfo_on(s->fd, pbx_addr_family(&s->addr));
 		if (rc)
-			return -errno;
+			return rc;
 	}
 	s->ev = event_new(pbx_worker_base(sw->w), s->fd, EV_READ | EV_PERSIST, on_read, s);
 	if (!s->ev || event_add(s->ev, NULL))

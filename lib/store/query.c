@@ -52,6 +52,15 @@ static const char *const queries[] = {
 		"SELECT user, realm, created FROM turn_account ORDER BY user",
 	[STORE_Q_TURN_SECRETS] =
 		"SELECT id, created FROM turn_secret ORDER BY id",
+	[STORE_Q_TURN_KEYS] =
+		"SELECT user, realm, lower(hex(key_md5)) AS key_md5, "
+		"lower(hex(key_sha256)) AS key_sha256 FROM turn_account ORDER BY user",
+	[STORE_Q_TURN_SECRET_TEXT] =
+		"SELECT id, secret FROM turn_secret ORDER BY id",
+	[STORE_Q_TURN_ALLOCATIONS] =
+		"SELECT daemon, user, client, transport, relayed, started, expires, permissions, "
+		"channels, bytes_in, bytes_out, packets_in, packets_out, updated "
+		"FROM turn_allocation ORDER BY started, id",
 	[STORE_Q_REFUSED] =
 		"SELECT at, daemon, service, source, reason, offset, excerpt FROM refused_message "
 		"ORDER BY service, id DESC",

@@ -80,10 +80,52 @@ static const struct store_setting_info infos[STORE_SETTING_COUNT] = {
 		"stund closes a TCP or TLS connection idle this long" },
 	[STORE_SET_TURND_LISTEN] = {
 		"turnd.listen", STORE_SETTING_ADDRPORTS, "0.0.0.0:3478", 3478, 1024, NULL,
-		"ADDR[:PORT],... turnd serves TURN on, UDP and TCP (read by turnd once it serves TURN; stund checks them)" },
+		"ADDR[:PORT],... turnd serves TURN on, UDP and TCP (stund refuses these ports)" },
 	[STORE_SET_TURND_TLS_LISTEN] = {
 		"turnd.tls-listen", STORE_SETTING_ADDRPORTS, "", 5349, 1024, NULL,
-		"ADDR[:PORT],... turnd serves TURN over TLS on (read by turnd once it serves TURN; stund checks them)" },
+		"ADDR[:PORT],... turnd serves TURN over TLS on (stund refuses these ports)" },
+	[STORE_SET_TURND_REALM] = {
+		"turnd.realm", STORE_SETTING_STRING, "pbxedge", 1, 127, NULL,
+		"REALM of turnd's long-term credentials (accounts are keyed to it: re-add them after a change)" },
+	[STORE_SET_TURND_MIN_PORT] = {
+		"turnd.min-port", STORE_SETTING_INT, "49152", 1024, 65535, NULL,
+		"lowest UDP port turnd relays on" },
+	[STORE_SET_TURND_TLS_CERT] = {
+		"turnd.tls-cert", STORE_SETTING_PATH, "", 0, 4095, NULL,
+		"PEM certificate chain turnd presents on turnd.tls-listen" },
+	[STORE_SET_TURND_TLS_KEY] = {
+		"turnd.tls-key", STORE_SETTING_PATH, "", 0, 4095, NULL,
+		"PEM private key of turnd.tls-cert" },
+	[STORE_SET_TURND_MAX_PORT] = {
+		"turnd.max-port", STORE_SETTING_INT, "65535", 1024, 65535, NULL,
+		"highest UDP port turnd relays on" },
+	[STORE_SET_TURND_ALLOW_PEER] = {
+		"turnd.allow-peer", STORE_SETTING_CIDRS, "", 0, 2048, NULL,
+		"NET,... peers turnd relays to although they are loopback, private, link-local or its own" },
+	[STORE_SET_TURND_DENY_PEER] = {
+		"turnd.deny-peer", STORE_SETTING_CIDRS, "", 0, 2048, NULL,
+		"NET,... peers turnd never relays to (wins over turnd.allow-peer)" },
+	[STORE_SET_TURND_EXTERNAL_IP] = {
+		"turnd.external-ip", STORE_SETTING_ADDR_AUTO, "", 0, 64, NULL,
+		"address advertised in XOR-RELAYED-ADDRESS behind a static NAT ('auto': natd's finding; empty: the relay's own)" },
+	[STORE_SET_TURND_USER_QUOTA] = {
+		"turnd.user-quota", STORE_SETTING_INT, "0", 0, 1000000, NULL,
+		"live allocations one user may hold (0: no limit)" },
+	[STORE_SET_TURND_TOTAL_QUOTA] = {
+		"turnd.total-quota", STORE_SETTING_INT, "0", 0, 1000000, NULL,
+		"live allocations turnd holds at most (0: no limit but the port range)" },
+	[STORE_SET_TURND_BANDWIDTH] = {
+		"turnd.bandwidth", STORE_SETTING_INT, "0", 0, 1000000000, "bytes/s",
+		"relayed bytes per second one allocation may pass each way (0: no cap)" },
+	[STORE_SET_TURND_MAX_LIFETIME] = {
+		"turnd.max-lifetime", STORE_SETTING_INT, "3600", 1, 86400, "seconds",
+		"longest allocation lifetime granted (RFC 8656: 3600; the default 600 is cut to it if lower)" },
+	[STORE_SET_TURND_SUSPICIOUS_PER_MINUTE] = {
+		"turnd.suspicious-per-minute", STORE_SETTING_INT, "10", 1, 100000, NULL,
+		"wrong credentials and refused requests from one source within a minute that put it on the blacklist" },
+	[STORE_SET_TURND_BLACKLIST_MINUTES] = {
+		"turnd.blacklist-minutes", STORE_SETTING_INT, "10", 1, 525600, "minutes",
+		"how long turnd's automatic blacklist entries last" },
 };
 
 const struct store_setting_info *store_setting_info(enum store_setting s)
@@ -341,6 +383,63 @@ static int validate_addrports(const struct store_setting_info *in, const char *v
 	return put(canon, n, out, in, err);
 }
 
+/* NET,NET...: each a host or network, canonical, none twice. */
+static int validate_cidrs(const struct store_setting_info *in, const char *v, char *canon,
+			  size_t n, struct pbx_err *err)
+{
+	char out[4096], one[PBX_CIDRSTRLEN];
+	size_t o = 0;
+	struct pbx_span rest = pbx_span_trim(pbx_span_cstr(v)), member;
+	out[0] = '\0';
+	bool more = rest.len > 0;
+	while (more) {
+		struct pbx_cidr c;
+		struct pbx_err e2;
+		more = pbx_span_cut(rest, ',', &member, &rest);
+		member = pbx_span_trim(member);
+		if (member.len == 0)
+			return pbx_err_set(err, PBX_E_INVALID, "%s: empty network in the list",
+					   in->key);
+		if (pbx_cidr_parse(member, &c, &e2))
+			return pbx_err_set(err, PBX_E_INVALID, "%s: '%.*s': %s", in->key,
+					   (int)member.len, member.p, pbx_err_text(&e2));
+		pbx_cidr_format(&c, one, sizeof one);
+		struct pbx_span seen = { out, o }, prev;
+		bool smore = o > 0;
+		while (smore) {
+			smore = pbx_span_cut(seen, ',', &prev, &seen);
+			if (pbx_span_eq(prev, pbx_span_cstr(one)))
+				return pbx_err_set(err, PBX_E_INVALID, "%s: %s is listed twice",
+						   in->key, one);
+		}
+		int w = snprintf(out + o, sizeof out - o, "%s%s", o ? "," : "", one);
+		if (w < 0 || (size_t)w >= sizeof out - o || o + (size_t)w > (size_t)in->max)
+			return pbx_err_set(err, PBX_E_INVALID, "%s: value too long", in->key);
+		o += (size_t)w;
+	}
+	return put(canon, n, out, in, err);
+}
+
+/* One IP address without a port, "auto", or empty. */
+static int validate_addr_auto(const struct store_setting_info *in, const char *v, char *canon,
+			      size_t n, struct pbx_err *err)
+{
+	struct pbx_span s = pbx_span_trim(pbx_span_cstr(v));
+	struct pbx_addr a;
+	struct pbx_err e2;
+	char text[PBX_ADDRSTRLEN];
+	if (s.len == 0)
+		return put(canon, n, "", in, err);
+	if (pbx_span_caseeq_cstr(s, "auto"))
+		return put(canon, n, "auto", in, err);
+	if (pbx_addr_parse(s, 1, PBX_ADDR_NO_PORT, &a, &e2) || pbx_addr_is_any(&a))
+		return pbx_err_set(err, PBX_E_INVALID, "%s: '%.*s' is not 'auto' nor an IP "
+				   "address of a host without a port (192.0.2.1, 2001:db8::1)",
+				   in->key, (int)s.len, s.p);
+	pbx_addr_format_ip(&a, text, sizeof text);
+	return put(canon, n, text, in, err);
+}
+
 int store_setting_validate(enum store_setting s, const char *value, char *canon, size_t n,
 			   struct pbx_err *err)
 {
@@ -373,6 +472,10 @@ int store_setting_validate(enum store_setting s, const char *value, char *canon,
 		return validate_addrport(in, value, canon, n, err);
 	case STORE_SETTING_ADDRPORTS:
 		return validate_addrports(in, value, canon, n, err);
+	case STORE_SETTING_CIDRS:
+		return validate_cidrs(in, value, canon, n, err);
+	case STORE_SETTING_ADDR_AUTO:
+		return validate_addr_auto(in, value, canon, n, err);
 	}
 	return pbx_err_set(err, PBX_E_INVALID, "%s: unknown type", in->key);
 }

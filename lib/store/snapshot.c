@@ -493,6 +493,58 @@ static int load_access(struct store *st, struct store_snapshot *s, enum store_li
 			       : 0;
 }
 
+static int64_t read_int(struct store *st, const char *sql);
+
+static int turn_account_cmp(const void *a, const void *b)
+{
+	const struct store_turn_account *x = a, *y = b;
+	return strcmp(x->user, y->user);
+}
+
+/* TURN accounts (derived keys only) and REST secrets, for turnd. */
+static int load_turn(struct store *st, struct store_snapshot *s, struct pbx_err *err)
+{
+	struct store_snapshot_priv *p = s->priv;
+	sqlite3_stmt *stmt;
+	int64_t n = read_int(st, "SELECT count(*) FROM turn_account");
+	int64_t m = read_int(st, "SELECT count(*) FROM turn_secret");
+	struct store_turn_account *acc =
+		n > 0 ? arena_alloc(&p->arena, (size_t)n * sizeof *acc) : NULL;
+	const char **sec = m > 0 ? arena_alloc(&p->arena, (size_t)m * sizeof *sec) : NULL;
+	if (p->arena.failed)
+		return pbx_err_set(err, -ENOMEM, "out of memory loading the snapshot");
+	int rc = store_prepare(st, "SELECT user, realm, key_md5, key_sha256 FROM turn_account "
+			       "ORDER BY user", &stmt, err);
+	if (rc)
+		return rc;
+	size_t k = 0;
+	while (k < (size_t)(n > 0 ? n : 0) && sqlite3_step(stmt) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(stmt, 2) != 16 || sqlite3_column_bytes(stmt, 3) != 32)
+			continue;
+		acc[k].user = arena_strdup(&p->arena, col_text(stmt, 0));
+		acc[k].realm = arena_strdup(&p->arena, col_text(stmt, 1));
+		memcpy(acc[k].key_md5, sqlite3_column_blob(stmt, 2), 16);
+		memcpy(acc[k].key_sha256, sqlite3_column_blob(stmt, 3), 32);
+		k++;
+	}
+	sqlite3_finalize(stmt);
+	/* strcmp order, whatever the database's collation. */
+	if (k > 1)
+		qsort(acc, k, sizeof *acc, turn_account_cmp);
+	s->turn_accounts = acc;
+	s->n_turn_accounts = k;
+	if ((rc = store_prepare(st, "SELECT secret FROM turn_secret ORDER BY id", &stmt, err)))
+		return rc;
+	k = 0;
+	while (k < (size_t)(m > 0 ? m : 0) && sqlite3_step(stmt) == SQLITE_ROW)
+		sec[k++] = arena_strdup(&p->arena, col_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	s->turn_secrets = sec;
+	s->n_turn_secrets = k;
+	return p->arena.failed ? pbx_err_set(err, -ENOMEM, "out of memory loading the snapshot")
+			       : 0;
+}
+
 static int64_t read_int(struct store *st, const char *sql)
 {
 	sqlite3_stmt *stmt;
@@ -527,7 +579,7 @@ int store_snapshot_load(struct store *st, struct store_snapshot **out, struct pb
 	int64_t dv = read_int(st, "PRAGMA data_version");
 	if ((rc = load_settings(st, s, err)) || (rc = load_listeners(st, s, err)) ||
 	    (rc = load_names(st, s, err)) || (rc = load_access(st, s, STORE_BLACKLIST, err)) ||
-	    (rc = load_access(st, s, STORE_WHITELIST, err))) {
+	    (rc = load_access(st, s, STORE_WHITELIST, err)) || (rc = load_turn(st, s, err))) {
 		store_rollback(st);
 		goto fail;
 	}
@@ -572,6 +624,27 @@ const struct store_name *store_snapshot_name(const struct store_snapshot *s,
 		int c = ascii_casecmp(name.p, name.len, m, strlen(m));
 		if (c == 0)
 			return &s->names[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+const struct store_turn_account *store_snapshot_turn_account(const struct store_snapshot *s,
+							     struct pbx_span user)
+{
+	size_t lo = 0, hi = s->n_turn_accounts;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *u = s->turn_accounts[mid].user;
+		size_t ul = strlen(u);
+		int c = memcmp(user.p, u, user.len < ul ? user.len : ul);
+		if (c == 0)
+			c = user.len < ul ? -1 : user.len > ul ? 1 : 0;
+		if (c == 0)
+			return &s->turn_accounts[mid];
 		if (c < 0)
 			hi = mid;
 		else

@@ -21,7 +21,8 @@
 #define HEARTBEAT_S 5
 #define PRUNE_S 60
 
-enum wmsg_type { W_STATE, W_COUNTER, W_EVENT, W_BLACKLIST, W_HIT, W_REFUSED };
+enum wmsg_type { W_STATE, W_COUNTER, W_EVENT, W_BLACKLIST, W_HIT, W_REFUSED, W_TURN_ALLOC,
+		 W_TURN_GONE };
 
 struct wmsg {
 	enum wmsg_type type;
@@ -32,6 +33,8 @@ struct wmsg {
 	char service[64];
 	char reason[48];
 	char detail[200];
+	char client[PBX_ADDRSTRLEN], relayed[PBX_ADDRSTRLEN]; /* W_TURN_ALLOC */
+	int64_t nums[8];
 };
 
 struct store_writer {
@@ -131,6 +134,26 @@ void store_writer_refused(struct store_writer *w, const char *service,
 	enqueue(w, &m);
 }
 
+void store_writer_turn_alloc(struct store_writer *w, const struct store_turn_alloc *a)
+{
+	struct wmsg m = { .type = W_TURN_ALLOC, .at = store_now(), .value = a->id };
+	copy(m.name, sizeof m.name, a->transport);
+	copy_clean(m.detail, sizeof m.detail, a->user);
+	pbx_addr_format(a->client, m.client, sizeof m.client);
+	pbx_addr_format(a->relayed, m.relayed, sizeof m.relayed);
+	int64_t nums[8] = { a->started, a->expires, a->permissions, a->channels,
+			    (int64_t)a->bytes_in, (int64_t)a->bytes_out,
+			    (int64_t)a->packets_in, (int64_t)a->packets_out };
+	memcpy(m.nums, nums, sizeof nums);
+	enqueue(w, &m);
+}
+
+void store_writer_turn_gone(struct store_writer *w, uint64_t id)
+{
+	struct wmsg m = { .type = W_TURN_GONE, .at = store_now(), .value = id };
+	enqueue(w, &m);
+}
+
 uint64_t store_writer_dropped(struct store_writer *w)
 {
 	return atomic_load(&w->dropped);
@@ -205,6 +228,39 @@ static int apply(struct store_writer *w, const struct wmsg *m, struct pbx_err *e
 		sqlite3_bind_int64(stmt, 6, (int64_t)m->value);
 		sqlite3_bind_text(stmt, 7, m->detail, -1, SQLITE_STATIC);
 		break;
+	case W_TURN_ALLOC:
+		/* The row id is turnd's allocation id within the daemon's rows:
+		 * the daemon's rows are cleared when it starts. */
+		rc = store_prepare(w->st, "INSERT INTO turn_allocation (id, daemon, user, client, "
+				   "transport, relayed, started, expires, permissions, channels, "
+				   "bytes_in, bytes_out, packets_in, packets_out, updated) VALUES "
+				   "(?2, ?1, ?3, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?4) "
+				   "ON CONFLICT (id) DO UPDATE SET expires = excluded.expires, "
+				   "permissions = excluded.permissions, channels = excluded.channels, "
+				   "bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out, "
+				   "packets_in = excluded.packets_in, packets_out = "
+				   "excluded.packets_out, updated = excluded.updated", &stmt, err);
+		if (rc)
+			return rc;
+		sqlite3_bind_int64(stmt, 2, (int64_t)m->value);
+		sqlite3_bind_text(stmt, 3, m->detail, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 5, m->client, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 6, m->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 7, m->relayed, -1, SQLITE_STATIC);
+		for (int i = 0; i < 8; i++)
+			sqlite3_bind_int64(stmt, 8 + i, m->nums[i]);
+		break;
+	case W_TURN_GONE:
+		/* UINT64_MAX: the daemon stops, all of its rows go. */
+		rc = store_prepare(w->st, m->value == UINT64_MAX
+				   ? "DELETE FROM turn_allocation WHERE daemon = ?1 AND ?2 = ?2"
+				   : "DELETE FROM turn_allocation WHERE id = ?2 AND daemon = ?1",
+				   &stmt, err);
+		if (rc)
+			return rc;
+		sqlite3_bind_text(stmt, 1, w->daemon, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 2, (int64_t)m->value);
+		return store_step_done(w->st, stmt, err, "writer");
 	default:
 		return 0;
 	}
@@ -340,6 +396,12 @@ int store_writer_start(const char *path, const char *daemon, struct store_writer
 		sqlite3_bind_text(stmt, 1, w->daemon, -1, SQLITE_STATIC);
 		rc = store_step_done(w->st, stmt, err, "counters");
 	}
+	/* Allocations of an earlier run died with it. */
+	if (rc == 0 && (rc = store_prepare(w->st, "DELETE FROM turn_allocation WHERE daemon = ?1",
+					   &stmt, err)) == 0) {
+		sqlite3_bind_text(stmt, 1, w->daemon, -1, SQLITE_STATIC);
+		rc = store_step_done(w->st, stmt, err, "allocations");
+	}
 	if ((rc = store_tx_end(w->st, &tx, rc, err)))
 		goto fail;
 	pthread_mutex_init(&w->lock, NULL);
@@ -364,6 +426,8 @@ void store_writer_stop(struct store_writer *w)
 	if (!w)
 		return;
 	store_writer_state(w, "stopped", "");
+	struct wmsg m = { .type = W_TURN_GONE, .at = store_now(), .value = UINT64_MAX };
+	enqueue(w, &m);
 	pthread_mutex_lock(&w->lock);
 	w->stop = true;
 	pthread_cond_signal(&w->cond);

@@ -26,7 +26,8 @@ ok R set natd.servers '172.16.13.1:1234,172.16.13.2;stun.provider.net'
 ok R set rpd.tls-priority 'SECURE256:-VERS-ALL:+VERS-TLS1.3'
 json R --json settings
 json R --json get rpd.blacklist-minutes
-R settings | grep -Eq '^rpd.suspicious-per-minute +25 .*\[set\]$' || fail "settings listing"
+settings=$(R settings)
+grep -Eq '^rpd.suspicious-per-minute +25 .*\[set\]$' <<<"$settings" || fail "settings listing"
 
 ok R listen http 8080 --addr 127.0.0.1
 ok R listen https 8443
@@ -75,14 +76,19 @@ json R --json whitelist list
 json R --json status
 R status | grep -q "^store      $PBXEDGE_DB (schema $latest," || fail "status header"
 
-# Help is generated from the command tables: every command appears.
+# Help is generated from the command tables: every command appears.  (Read
+# whole, and searched without a pipe: grep -q leaving early would make the
+# writer die of SIGPIPE under pipefail.)
+help=$(R --help)
 for c in "init" "set KEY VALUE" "unset KEY" "get KEY" "settings" "listen PROTO PORT|off" \
 	"listen list" "name add NAME" "name del NAME" "name list" "name show NAME" \
 	"target NAME FAMILY HOST" "target del NAME FAMILY" "allow-ip NAME FAMILY CIDR" \
 	"allow-ip del NAME FAMILY CIDR" "allow-url NAME URL" "allow-url del NAME URL" \
 	"blacklist list" "blacklist add ADDR" "blacklist del ADDR" "blacklist promote ADDR" \
-	"whitelist list" "whitelist add ADDR" "whitelist del ADDR" "status" "export" "import FILE"; do
-	R --help | grep -qF "rpctl $c" || fail "--help lacks 'rpctl $c'"
+	"whitelist list" "whitelist add ADDR" "whitelist del ADDR" "status" "export" "import FILE" \
+	"turn user add NAME PASSWORD" "turn user del NAME" "turn user list" "turn secret add SECRET" \
+	"turn secret del ID|SECRET" "turn secret list" "turn status"; do
+	grep -qF "rpctl $c" <<<"$help" || fail "--help lacks 'rpctl $c'"
 done
 R name add --help | grep -q "^rpctl name add NAME" || fail "per-command help"
 

@@ -129,6 +129,8 @@ enum store_setting_type {
 	STORE_SETTING_STUN_SERVERS, /* a[:port],b[:port];x[:port] */
 	STORE_SETTING_ADDRPORT,     /* one IP address[:port], or empty for none */
 	STORE_SETTING_ADDRPORTS,    /* ADDR[:PORT],ADDR[:PORT]..., or empty */
+	STORE_SETTING_CIDRS,        /* NET,NET... (hosts or networks), or empty */
+	STORE_SETTING_ADDR_AUTO,    /* one IP address, "auto", or empty */
 };
 
 /* Setting keys; store_setting_info gives their names and limits. */
@@ -157,6 +159,20 @@ enum store_setting {
 	STORE_SET_STUND_TCP_IDLE_S,
 	STORE_SET_TURND_LISTEN,
 	STORE_SET_TURND_TLS_LISTEN,
+	STORE_SET_TURND_REALM,
+	STORE_SET_TURND_MIN_PORT,
+	STORE_SET_TURND_TLS_CERT,
+	STORE_SET_TURND_TLS_KEY,
+	STORE_SET_TURND_MAX_PORT,
+	STORE_SET_TURND_ALLOW_PEER,
+	STORE_SET_TURND_DENY_PEER,
+	STORE_SET_TURND_EXTERNAL_IP,
+	STORE_SET_TURND_USER_QUOTA,
+	STORE_SET_TURND_TOTAL_QUOTA,
+	STORE_SET_TURND_BANDWIDTH,
+	STORE_SET_TURND_MAX_LIFETIME,
+	STORE_SET_TURND_SUSPICIOUS_PER_MINUTE,
+	STORE_SET_TURND_BLACKLIST_MINUTES,
 	STORE_SETTING_COUNT
 };
 
@@ -287,6 +303,33 @@ PBX_API int store_blacklist_promote(struct store *st, const char *cidr, struct p
 PBX_API int store_blacklist_prune(struct store *st, int64_t now, int *removed,
 				  struct pbx_err *err);
 
+/* ---- TURN accounts and shared secrets ---- */
+
+/* store_turn_user_add - add (or replace) the TURN account user of realm
+ * with the long-term keys derived from password (MD5 and SHA-256, RFC
+ * 8489 9.2.2); the password itself is not stored.  User, realm and
+ * password are printable ASCII; the user has no ':' (TURN REST user names
+ * are EXPIRY:USER).  Returns 0 or an error. */
+PBX_API int store_turn_user_add(struct store *st, const char *user, const char *realm,
+				const char *password, struct pbx_err *err);
+
+/* store_turn_user_key_set - add (or replace) an account from keys derived
+ * elsewhere (an import). */
+PBX_API int store_turn_user_key_set(struct store *st, const char *user, const char *realm,
+				    const uint8_t key_md5[16], const uint8_t key_sha256[32],
+				    struct pbx_err *err);
+
+/* store_turn_user_del - delete the account user; PBX_E_NOTFOUND if none. */
+PBX_API int store_turn_user_del(struct store *st, const char *user, struct pbx_err *err);
+
+/* store_turn_secret_add - activate a TURN REST shared secret (several may
+ * be active).  PBX_E_EXISTS if it is already. */
+PBX_API int store_turn_secret_add(struct store *st, const char *secret, struct pbx_err *err);
+
+/* store_turn_secret_del - retire a secret, given by its id or its text. */
+PBX_API int store_turn_secret_del(struct store *st, const char *secret_or_id,
+				  struct pbx_err *err);
+
 /* ---- listing (for rpctl and export) ---- */
 
 enum store_col_type { STORE_COL_NULL, STORE_COL_INT, STORE_COL_TEXT };
@@ -316,6 +359,11 @@ enum store_query {
 	STORE_Q_NAT_HISTORY,  /* at, server_index, server, external, mapping, ... (newest 100) */
 	STORE_Q_TURN_ACCOUNTS,/* user, realm, created */
 	STORE_Q_TURN_SECRETS, /* id, created */
+	STORE_Q_TURN_KEYS,    /* user, realm, key_md5, key_sha256 (hex), for export */
+	STORE_Q_TURN_SECRET_TEXT, /* id, secret, for export */
+	STORE_Q_TURN_ALLOCATIONS, /* daemon, user, client, transport, relayed, started,
+			       * expires, permissions, channels, bytes_in, bytes_out,
+			       * packets_in, packets_out, updated */
 	STORE_Q_REFUSED,      /* at, daemon, service, source, reason, offset, excerpt */
 };
 
@@ -394,6 +442,15 @@ struct store_listener {
 	struct pbx_addr addr; /* the listening address, port included */
 };
 
+/* A TURN account: the long-term keys derived from user, realm and
+ * password (RFC 8489 9.2.2); the password itself is never stored. */
+struct store_turn_account {
+	char *user;
+	char *realm;
+	uint8_t key_md5[16];
+	uint8_t key_sha256[32];
+};
+
 /* An immutable view of the configuration, the blacklist and whitelist,
  * shared by reference between threads.  Read its fields directly. */
 struct store_snapshot {
@@ -404,6 +461,10 @@ struct store_snapshot {
 	struct store_listener listener[STORE_PROTO_COUNT];
 	const struct store_name *names;     /* sorted case-insensitively */
 	size_t n_names;
+	const struct store_turn_account *turn_accounts; /* sorted by user (bytes) */
+	size_t n_turn_accounts;
+	const char *const *turn_secrets;    /* TURN REST shared secrets, by id */
+	size_t n_turn_secrets;
 	const char *const *problems;        /* what was wrong while loading */
 	size_t n_problems;
 	struct store_snapshot_priv *priv;   /* private */
@@ -428,6 +489,11 @@ PBX_API void store_snapshot_unref(struct store_snapshot *s);
  * case, or NULL. */
 PBX_API const struct store_name *store_snapshot_name(const struct store_snapshot *s,
 						     struct pbx_span name);
+
+/* store_snapshot_turn_account - the TURN account of user (exact bytes),
+ * or NULL. */
+PBX_API const struct store_turn_account *store_snapshot_turn_account(
+	const struct store_snapshot *s, struct pbx_span user);
 
 /* store_snapshot_blacklisted - true if a's address is covered by an
  * unexpired blacklist entry at time now and by no whitelist entry. */
@@ -494,6 +560,24 @@ PBX_API void store_writer_hit(struct store_writer *w, const struct pbx_cidr *net
 PBX_API void store_writer_refused(struct store_writer *w, const char *service,
 				  const struct pbx_addr *source, const char *reason,
 				  size_t offset, const void *bytes, size_t len);
+
+/* A live TURN allocation as turnd reports it for rpctl turn status. */
+struct store_turn_alloc {
+	uint64_t id;              /* turnd's own, unique while it runs */
+	const char *user;
+	const struct pbx_addr *client;
+	const char *transport;    /* "udp", "tcp", "tls" */
+	const struct pbx_addr *relayed; /* as advertised */
+	int64_t started, expires; /* Unix seconds */
+	uint32_t permissions, channels;
+	uint64_t bytes_in, bytes_out, packets_in, packets_out; /* in: from the client */
+};
+
+/* store_writer_turn_alloc - record (or update) a live allocation. */
+PBX_API void store_writer_turn_alloc(struct store_writer *w, const struct store_turn_alloc *a);
+
+/* store_writer_turn_gone - forget the allocation id. */
+PBX_API void store_writer_turn_gone(struct store_writer *w, uint64_t id);
 
 /* store_writer_dropped - messages dropped because the queue was full. */
 PBX_API uint64_t store_writer_dropped(struct store_writer *w);

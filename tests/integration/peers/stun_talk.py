@@ -9,9 +9,20 @@ RFC 8489, RFC 5780 and RFC 3489 independently of pbxedge's codec.
   stun_talk.py raw HOST PORT HEX...                  send datagrams as given
   stun_talk.py flood HOST PORT N                     N requests at once;
       prints sent=N answered=M
+  stun_talk.py turn HOST PORT --user U --password P [options]
+      TURN over UDP (RFC 8656) with long-term credentials: Allocate (after
+      the 401 that brings realm and nonce), then optionally CreatePermission
+      and a Send indication to --peer (an echo peer: the Data indication
+      back is awaited), Refresh, or holding the allocation; prints
+      key=value lines (first, allocate, error, relayed, lifetime,
+      permission, data, refresh)
 """
 import argparse
+import base64
+import hashlib
+import hmac
 import os
+import time
 import select
 import socket
 import ssl
@@ -191,6 +202,144 @@ def flood(a):
     return 0
 
 
+def xaddr(host, port, tid):
+    """XOR-PEER-ADDRESS value for host:port."""
+    key = struct.pack("!I", COOKIE) + tid
+    if ":" in host:
+        raw = socket.inet_pton(socket.AF_INET6, host)
+        fam = 2
+    else:
+        raw = socket.inet_pton(socket.AF_INET, host)
+        fam = 1
+    x = bytes(a ^ b for a, b in zip(raw, key))
+    return struct.pack("!xBH", fam, port ^ (COOKIE >> 16)) + x
+
+
+def signed(mtype, attrs, tid, key):
+    """A message with MESSAGE-INTEGRITY (HMAC-SHA1 over the message with the
+    length covering the integrity attribute) and FINGERPRINT."""
+    body = b"".join(attr(t, v) for t, v in attrs)
+    head = struct.pack("!HH", mtype, len(body) + 24) + struct.pack("!I", COOKIE) + tid
+    mac = hmac.new(key, head + body, hashlib.sha1).digest()
+    msg = head + body + attr(0x0008, mac)
+    msg = msg[:2] + struct.pack("!H", len(msg) - 20 + 8) + msg[4:]
+    crc = (zlib.crc32(msg) ^ 0x5354554E) & 0xFFFFFFFF
+    return msg + attr(0x8028, struct.pack("!I", crc))
+
+
+def attrs_of(data):
+    out = {}
+    off = 20
+    while off + 4 <= len(data):
+        t, n = struct.unpack("!HH", data[off:off + 4])
+        out.setdefault(t, data[off + 4:off + 4 + n])
+        off += 4 + n + (-n % 4)
+    return out
+
+
+def error_of(data):
+    v = attrs_of(data).get(0x0009)
+    return str((v[2] & 7) * 100 + v[3]) if v else ""
+
+
+def turn(a):
+    fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.bind((a.bind, 0))
+    s.settimeout(a.timeout)
+    out = {}
+
+    def rpc(msg, tid):
+        s.sendto(msg, (a.host, a.port))
+        while True:
+            try:
+                data, _ = s.recvfrom(65536)
+            except socket.timeout:
+                return None
+            if data[8:20] == tid:
+                return data
+
+    def done():
+        for k in sorted(out):
+            print("%s=%s" % (k, out[k]))
+        return 0
+
+    transport = (0x0019, struct.pack("!B3x", 17))
+    tid = os.urandom(12)
+    ans = rpc(message(0x0003, [transport], tid), tid)
+    if ans is None:
+        out["first"] = "timeout"
+        return done()
+    out["first"] = error_of(ans) or "success"
+    at = attrs_of(ans)
+    realm, nonce = at.get(0x0014, b""), at.get(0x0015, b"")
+    user = a.user
+    password = a.password
+    if a.rest_secret:
+        user = "%d:%s" % (a.rest_expiry, a.user)
+        password = base64.b64encode(hmac.new(a.rest_secret.encode(), user.encode(),
+                                             hashlib.sha1).digest()).decode()
+    key = hashlib.md5(("%s:%s:%s" % (user, realm.decode(), password)).encode()).digest()
+    if a.nonce is not None:
+        nonce = a.nonce.encode()
+    creds = [(0x0006, user.encode()), (0x0014, realm), (0x0015, nonce)]
+    extra = []
+    if a.lifetime is not None:
+        extra.append((0x000D, struct.pack("!I", a.lifetime)))
+    for spec in a.attr:
+        t, _, hexv = spec.partition(":")
+        extra.append((int(t, 16), bytes.fromhex(hexv)))
+    tid = os.urandom(12)
+    ans = rpc(signed(0x0003, [transport] + extra + creds, tid, key), tid)
+    if ans is None:
+        out["allocate"] = "timeout"
+        return done()
+    if 0x000A in attrs_of(ans):
+        v = attrs_of(ans)[0x000A]
+        out["unknown"] = ",".join("0x%04x" % x for x in struct.unpack("!%dH" % (len(v) // 2), v))
+    if error_of(ans):
+        out["allocate"] = "error"
+        out["error"] = error_of(ans)
+        return done()
+    out["allocate"] = "success"
+    at = attrs_of(ans)
+    out["relayed"] = addr(at[0x0016], True, tid)
+    out["lifetime"] = str(struct.unpack("!I", at[0x000D])[0])
+    if 0x0022 in at:
+        out["token"] = at[0x0022].hex()
+    if 0x8001 in at:
+        out["address-error"] = "%d/%d" % (at[0x8001][0], (at[0x8001][2] & 7) * 100 + at[0x8001][3])
+    if a.peer:
+        host, _, port = a.peer.rpartition(":")
+        tid = os.urandom(12)
+        ans = rpc(signed(0x0008, [(0x0012, xaddr(host, int(port), tid))] + creds, tid, key),
+                  tid)
+        out["permission"] = "timeout" if ans is None else (error_of(ans) or "success")
+        if out["permission"] == "success" and a.send:
+            tid = os.urandom(12)
+            s.sendto(message(0x0016, [(0x0012, xaddr(host, int(port), tid)),
+                                      (0x0013, a.send.encode())], tid),
+                     (a.host, a.port))
+            out["data"] = "timeout"
+            try:
+                while True:
+                    data, _ = s.recvfrom(65536)
+                    if struct.unpack("!H", data[:2])[0] == 0x0017:
+                        got = attrs_of(data).get(0x0013, b"")
+                        out["data"] = "ok" if got == a.send.encode() else "wrong"
+                        break
+            except socket.timeout:
+                pass
+    if a.hold:
+        time.sleep(a.hold)
+    if a.refresh is not None:
+        tid = os.urandom(12)
+        ans = rpc(signed(0x0004, [(0x000D, struct.pack("!I", a.refresh))] + creds, tid, key),
+                  tid)
+        out["refresh"] = "timeout" if ans is None else (error_of(ans) or "success")
+    return done()
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -219,8 +368,24 @@ def main():
     f.add_argument("port", type=int)
     f.add_argument("n", type=int)
     f.add_argument("--bind", default="")
+    t = sub.add_parser("turn")
+    t.add_argument("host")
+    t.add_argument("port", type=int)
+    t.add_argument("--user", required=True)
+    t.add_argument("--password", default="")
+    t.add_argument("--rest-secret")
+    t.add_argument("--rest-expiry", type=int, default=0)
+    t.add_argument("--peer", help="ADDR:PORT for CreatePermission")
+    t.add_argument("--send", help="text for a Send indication to --peer")
+    t.add_argument("--lifetime", type=int)
+    t.add_argument("--attr", action="append", default=[], help="TYPE:HEXVALUE")
+    t.add_argument("--hold", type=float, default=0)
+    t.add_argument("--nonce", help="send this NONCE instead of the server's")
+    t.add_argument("--refresh", type=int, help="Refresh with this LIFETIME at the end")
+    t.add_argument("--bind", default="")
+    t.add_argument("--timeout", type=float, default=2.0)
     a = p.parse_args()
-    return {"ask": ask, "raw": raw, "flood": flood}[a.cmd](a)
+    return {"ask": ask, "raw": raw, "flood": flood, "turn": turn}[a.cmd](a)
 
 
 if __name__ == "__main__":

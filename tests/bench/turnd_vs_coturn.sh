@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# turnd_vs_coturn - relayed packets per second and loss through turnd and
+# through coturn's turnserver, driven by the same client at the same
+# offered load (coturn's turnutils_uclient with channels, echoed by
+# turnutils_peer), in one run on the same cores; then the memory each
+# server takes per allocation, with ALLOCS live allocations made by a
+# scripted client (tests/integration/peers/stun_talk.py's TURN messages).
+# Prints a Markdown table with the ratios turnd/coturn; only ratios mean
+# anything (client, peer and server share the machine).
+#
+# Usage: tests/bench/turnd_vs_coturn.sh [BUILD_DIR]   (default: build-bench,
+#        configured as a release build if missing)
+# Env:   CLIENTS (uclient -m, default 20), MSGS (per client, default 2000),
+#        INTERVAL (ms between a client's messages, uclient -z, default 1),
+#        LEN (bytes per message, default 160), ALLOCS (default 5000),
+#        PASSES (default 1).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+top=$(pwd)
+BUILD=${1:-build-bench}
+CLIENTS=${CLIENTS:-20}
+MSGS=${MSGS:-2000}
+INTERVAL=${INTERVAL:-1}
+LEN=${LEN:-160}
+ALLOCS=${ALLOCS:-5000}
+PASSES=${PASSES:-1}
+
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+dpkg-query -W -f='${Status}' coturn 2>/dev/null | grep -q "install ok installed" ||
+	sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends coturn
+if [ ! -d "$BUILD" ]; then
+	meson setup "$BUILD" --buildtype=release -Dtests=disabled >/dev/null
+fi
+ninja -C "$BUILD" >/dev/null
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+T=$(mktemp -d /tmp/pbx-bench.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$T"
+}
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_udp() { for _ in $(seq 200); do ss -Hlun "sport = :$1" | grep -q . && return 0; sleep 0.05; done; echo "port $1 not up" >&2; tail -5 "$T"/*.log >&2; exit 1; }
+stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('%.2f' % (a / b) if b else '-')" "$1" "$2"; }
+
+PEER=$(port)
+turnutils_peer -L 127.0.0.1 -p "$PEER" >/dev/null 2>&1 &
+pids+=("$!")
+
+# One uclient run: prints "PACKETS_PER_S LOSS_PERCENT" (relayed packets
+# that came back per second of the run, both directions through the relay
+# counted once per round trip).
+drive() { # PORT
+	local t0 t1 out sent recv
+	t0=$(date +%s.%N)
+	out=$(timeout 300 turnutils_uclient -u alice -w pw -e 127.0.0.1 -r "$PEER" -n "$MSGS" \
+		-m "$CLIENTS" -l "$LEN" -z "$INTERVAL" -c -p "$1" 127.0.0.1 2>&1 || true)
+	t1=$(date +%s.%N)
+	sent=$(echo "$out" | sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\)$/\1/p')
+	recv=$(echo "$out" | sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\)$/\2/p')
+	python3 -c "import sys; s, r, d = int(sys.argv[1] or 0), int(sys.argv[2] or 0), float(sys.argv[4]) - float(sys.argv[3]); print('%.0f %.3f' % (r / d, 100.0 * (s - r) / s if s else 100))" \
+		"$sent" "$recv" "$t0" "$t1"
+}
+
+# ALLOCS allocations held open by one process (one socket each); prints
+# how many succeeded once they are all live, then waits for a signal.
+cat >"$T/hold.py" <<'PY'
+import importlib.util, os, socket, struct, sys, time, hashlib
+spec = importlib.util.spec_from_file_location("t", sys.argv[1])
+t = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(t)
+port, n = int(sys.argv[2]), int(sys.argv[3])
+socks, ok = [], 0
+tr = (0x0019, struct.pack("!B3x", 17))
+for i in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(2)
+    tid = os.urandom(12)
+    s.sendto(t.message(0x0003, [tr], tid), ("127.0.0.1", port))
+    a = t.attrs_of(s.recv(2048))
+    realm, nonce = a[0x0014], a[0x0015]
+    key = hashlib.md5(b"alice:" + realm + b":pw").digest()
+    tid = os.urandom(12)
+    s.sendto(t.signed(0x0003, [tr, (0x0006, b"alice"), (0x0014, realm), (0x0015, nonce)], tid, key),
+             ("127.0.0.1", port))
+    ok += t.error_of(s.recv(2048)) == ""
+    socks.append(s)
+print(ok, flush=True)
+time.sleep(600)
+PY
+hold() { # PID PORT: prints "KB_PER_ALLOCATION MADE"
+	local before after made hp
+	before=$(rss_kb "$1")
+	python3 "$T/hold.py" "$top/tests/integration/peers/stun_talk.py" "$2" "$ALLOCS" >"$T/hold.out" \
+		2>"$T/hold.err" &
+	hp=$!
+	for _ in $(seq 1200); do [ -s "$T/hold.out" ] && break; sleep 0.1; done
+	sleep 1
+	after=$(rss_kb "$1")
+	made=$(cat "$T/hold.out")
+	if [ -z "$made" ] || [ -z "$after" ]; then
+		echo "no allocations held (rss $before -> $after, made $made): $(tail -n 3 "$T/hold.err" "$T"/*.log)" >&2
+		exit 1
+	fi
+	kill "$hp"
+	wait "$hp" 2>/dev/null || true
+	python3 -c "import sys; print('%.2f %s' % ((int(sys.argv[2]) - int(sys.argv[1])) / max(int(sys.argv[3]), 1), sys.argv[3]))" "$before" "$after" "$made"
+}
+
+export PBXEDGE_DB="$T/pbxedge.db"
+"$BUILD/ctl/rpctl" init >/dev/null
+"$BUILD/ctl/rpctl" turn user add alice pw >/dev/null
+"$BUILD/ctl/rpctl" set turnd.allow-peer 127.0.0.1 >/dev/null
+"$BUILD/ctl/rpctl" whitelist add 127.0.0.1 >/dev/null
+"$BUILD/ctl/rpctl" set turnd.min-port 20000 >/dev/null
+"$BUILD/ctl/rpctl" set turnd.max-port 29999 >/dev/null
+start_turnd() {
+	TP=$(port)
+	"$BUILD/ctl/rpctl" set turnd.listen "127.0.0.1:$TP" >/dev/null
+	"$BUILD/turnd/turnd" --foreground --workers 1 --log-level warning >"$T/turnd.log" 2>&1 &
+	TPID=$!
+	pids+=("$TPID")
+	wait_udp "$TP"
+}
+start_coturn() {
+	CP=$(port)
+	cat >"$T/turnserver.conf" <<CONF
+listening-ip=127.0.0.1
+listening-port=$CP
+relay-ip=127.0.0.1
+lt-cred-mech
+realm=pbxedge
+user=alice:pw
+allow-loopback-peers
+min-port=20000
+max-port=29999
+no-tls
+no-dtls
+no-cli
+relay-threads=1
+no-stdout-log
+log-file=/dev/null
+pidfile=$T/turnserver.pid
+userdb=$T/turndb
+CONF
+	turnserver -c "$T/turnserver.conf" >"$T/coturn.log" 2>&1 &
+	CPID=$!
+	pids+=("$CPID")
+	wait_udp "$CP"
+}
+
+coturn_v=$(turnserver --version 2>/dev/null | head -n 1 || echo "?")
+echo "Offered load: $CLIENTS clients x $MSGS messages of $LEN bytes, one every $INTERVAL ms each, channels (uclient -c)"
+echo
+echo "| measure | turnd | coturn $coturn_v | turnd / coturn |"
+echo "|---|---|---|---|"
+for _ in $(seq "$PASSES"); do
+	start_turnd
+	read -r t_rate t_loss < <(drive "$TP")
+	stop "$TPID"
+	start_coturn
+	read -r c_rate c_loss < <(drive "$CP")
+	stop "$CPID"
+	echo "| relayed packets/s | $t_rate | $c_rate | $(ratio "$t_rate" "$c_rate") |"
+	echo "| loss % | $t_loss | $c_loss | - |"
+	start_turnd
+	read -r t_mem t_made < <(hold "$TPID" "$TP")
+	stop "$TPID"
+	start_coturn
+	read -r c_mem c_made < <(hold "$CPID" "$CP")
+	stop "$CPID"
+	echo "| KiB per allocation ($t_made / $c_made live) | $t_mem | $c_mem | $(ratio "$t_mem" "$c_mem") |"
+done

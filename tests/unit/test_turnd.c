@@ -1,0 +1,281 @@
+/* test_turnd.c - turnd's pure parts: the peer policy (policy_check), the
+ * relay port pool (ports_take, ports_take_reserved, ports_give), one
+ * allocation's permissions and channels (peers_*), TURN REST credentials
+ * (auth_rest_password, auth_rest_expiry) and nonces (auth_nonce_*). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "turnd.h"
+
+static struct pbx_addr addr(const char *text)
+{
+	struct pbx_addr a;
+	ck_assert_int_eq(pbx_addr_parse(pbx_span_cstr(text), 3478, 0, &a, NULL), 0);
+	return a;
+}
+
+static struct pbx_cidr net(const char *text)
+{
+	struct pbx_cidr c;
+	ck_assert_int_eq(pbx_cidr_parse(pbx_span_cstr(text), &c, NULL), 0);
+	return c;
+}
+
+static enum turnd_policy verdict(const char *peer)
+{
+	struct pbx_addr a = addr(peer);
+	return policy_check(&a, NULL, 0, NULL, 0, NULL, 0);
+}
+
+START_TEST(test_policy_check_defaults)
+{
+	ck_assert_int_eq(verdict("127.0.0.1:5000"), POLICY_LOOPBACK);
+	ck_assert_int_eq(verdict("[::1]:5000"), POLICY_LOOPBACK);
+	ck_assert_int_eq(verdict("0.0.0.0:5000"), POLICY_UNSPECIFIED);
+	ck_assert_int_eq(verdict("[::]:5000"), POLICY_UNSPECIFIED);
+	ck_assert_int_eq(verdict("169.254.1.1:5000"), POLICY_LINK_LOCAL);
+	ck_assert_int_eq(verdict("[fe80::1]:5000"), POLICY_LINK_LOCAL);
+	ck_assert_int_eq(verdict("224.0.0.1:5000"), POLICY_MULTICAST);
+	ck_assert_int_eq(verdict("[ff02::1]:5000"), POLICY_MULTICAST);
+	ck_assert_int_eq(verdict("10.1.2.3:5000"), POLICY_PRIVATE);
+	ck_assert_int_eq(verdict("172.31.255.255:5000"), POLICY_PRIVATE);
+	ck_assert_int_eq(verdict("192.168.1.1:5000"), POLICY_PRIVATE);
+	ck_assert_int_eq(verdict("100.64.0.1:5000"), POLICY_PRIVATE);
+	ck_assert_int_eq(verdict("[fd00::1]:5000"), POLICY_PRIVATE);
+	ck_assert_int_eq(verdict("255.255.255.255:5000"), POLICY_PRIVATE);
+	/* Public addresses, and the edges of the ranges. */
+	ck_assert_int_eq(verdict("8.8.8.8:5000"), POLICY_OK);
+	ck_assert_int_eq(verdict("172.32.0.1:5000"), POLICY_OK);
+	ck_assert_int_eq(verdict("11.0.0.1:5000"), POLICY_OK);
+	ck_assert_int_eq(verdict("[2a00:1450::1]:5000"), POLICY_OK);
+	/* An IPv4-mapped peer is judged as the IPv4 address it is. */
+	ck_assert_int_eq(verdict("[::ffff:127.0.0.1]:5000"), POLICY_LOOPBACK);
+	ck_assert_int_eq(verdict("[::ffff:8.8.8.8]:5000"), POLICY_OK);
+	ck_assert_str_eq(policy_name(POLICY_LOOPBACK), "loopback");
+}
+END_TEST
+
+START_TEST(test_policy_check_lists)
+{
+	struct pbx_cidr allow[2] = { net("127.0.0.0/8"), net("10.0.0.0/8") };
+	struct pbx_cidr deny[2] = { net("10.9.0.0/16"), net("8.8.8.8") };
+	struct pbx_addr own[1] = { addr("203.0.113.5:3478") };
+	struct pbx_addr a;
+	a = addr("127.0.0.1:5000");
+	ck_assert_int_eq(policy_check(&a, allow, 2, deny, 2, own, 1), POLICY_OK);
+	a = addr("10.1.1.1:5000");
+	ck_assert_int_eq(policy_check(&a, allow, 2, deny, 2, own, 1), POLICY_OK);
+	/* deny-peer wins over allow-peer. */
+	a = addr("10.9.1.1:5000");
+	ck_assert_int_eq(policy_check(&a, allow, 2, deny, 2, own, 1), POLICY_DENIED);
+	a = addr("8.8.8.8:53");
+	ck_assert_int_eq(policy_check(&a, allow, 2, deny, 2, own, 1), POLICY_DENIED);
+	/* turnd's own public address, any port. */
+	a = addr("203.0.113.5:40000");
+	ck_assert_int_eq(policy_check(&a, allow, 2, deny, 2, own, 1), POLICY_OWN);
+	a = addr("203.0.113.6:40000");
+	ck_assert_int_eq(policy_check(&a, allow, 2, deny, 2, own, 1), POLICY_OK);
+	/* Port 0 is nobody, allowed range or not. */
+	a = addr("127.0.0.1:1");
+	pbx_addr_set_port(&a, 0);
+	ck_assert_int_eq(policy_check(&a, allow, 2, deny, 2, own, 1), POLICY_PORT_ZERO);
+}
+END_TEST
+
+START_TEST(test_ports_take_range)
+{
+	struct turnd_ports *p = ports_new(50000, 50009);
+	uint16_t port, seen[10];
+	uint64_t tok;
+	ck_assert_ptr_nonnull(p);
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(ports_take(p, false, false, 100, &port, &tok), 0);
+		ck_assert(port >= 50000 && port <= 50009);
+		for (int k = 0; k < i; k++)
+			ck_assert_uint_ne(seen[k], port);
+		seen[i] = port;
+	}
+	ck_assert_uint_eq(ports_in_use(p), 10);
+	ck_assert_int_eq(ports_take(p, false, false, 100, &port, &tok), PBX_E_NOSPACE);
+	ports_give(p, seen[3]);
+	ports_give(p, 1234); /* outside: ignored */
+	ck_assert_int_eq(ports_take(p, false, false, 100, &port, &tok), 0);
+	ck_assert_uint_eq(port, seen[3]);
+	ports_free(p);
+}
+END_TEST
+
+START_TEST(test_ports_take_reserved)
+{
+	struct turnd_ports *p = ports_new(50000, 50003);
+	uint16_t port, port2;
+	uint64_t tok = 0;
+	ck_assert_int_eq(ports_take(p, true, true, 100, &port, &tok), 0);
+	ck_assert_uint_eq(port % 2, 0);
+	ck_assert(tok != 0);
+	ck_assert_uint_eq(ports_in_use(p), 2);
+	ck_assert_int_eq(ports_take_reserved(p, tok + 1, 101, &port2), PBX_E_NOTFOUND);
+	ck_assert_int_eq(ports_take_reserved(p, tok, 101, &port2), 0);
+	ck_assert_uint_eq(port2, port + 1);
+	/* Redeemed once only. */
+	ck_assert_int_eq(ports_take_reserved(p, tok, 101, &port2), PBX_E_NOTFOUND);
+	/* A reservation not redeemed in time frees its port. */
+	uint16_t p3;
+	ck_assert_int_eq(ports_take(p, true, true, 200, &p3, &tok), 0);
+	ck_assert_uint_eq(ports_in_use(p), 4);
+	ck_assert_int_eq(ports_take_reserved(p, tok, 200 + TURND_RESERVATION_S, &port2),
+			 PBX_E_NOTFOUND);
+	ck_assert_uint_eq(ports_in_use(p), 3);
+	/* Only odd ports are left: EVEN-PORT finds none. */
+	ports_give(p, port);
+	ck_assert_int_eq(ports_take(p, true, false, 300, &port2, &tok), 0);
+	ck_assert_uint_eq(port2 % 2, 0);
+	ck_assert_int_eq(ports_take(p, true, false, 300, &port2, &tok), PBX_E_NOSPACE);
+	ports_free(p);
+	ck_assert_ptr_null(ports_new(5, 4));
+}
+END_TEST
+
+START_TEST(test_peers_permit)
+{
+	struct peer_table t;
+	peers_init(&t);
+	struct pbx_addr a = addr("192.0.2.1:1000"), b = addr("192.0.2.1:2000"),
+			c = addr("[2001:db8::1]:1000");
+	ck_assert(!peers_permitted(&t, &a, 0));
+	ck_assert_int_eq(peers_permit(&t, &a, 300, 0), 0);
+	/* Permissions are per IP address: any port. */
+	ck_assert(peers_permitted(&t, &b, 299));
+	ck_assert(!peers_permitted(&t, &b, 300));
+	ck_assert(!peers_permitted(&t, &c, 0));
+	ck_assert_int_eq(peers_permit(&t, &a, 600, 299), 0);
+	ck_assert(peers_permitted(&t, &a, 599));
+	ck_assert_uint_eq(t.n_perm, 1);
+	/* Many: the table grows, every one is found. */
+	for (int i = 0; i < PEERS_MAX_PERM - 1; i++) {
+		char text[64];
+		snprintf(text, sizeof text, "198.51.100.%d:1", i);
+		struct pbx_addr x = addr(text);
+		ck_assert_int_eq(peers_permit(&t, &x, 300, 0), 0);
+	}
+	ck_assert_uint_eq(t.n_perm, PEERS_MAX_PERM);
+	struct pbx_addr over = addr("203.0.113.1:1");
+	ck_assert_int_eq(peers_permit(&t, &over, 300, 0), PBX_E_NOSPACE);
+	for (int i = 0; i < PEERS_MAX_PERM - 1; i++) {
+		char text[64];
+		snprintf(text, sizeof text, "198.51.100.%d:9", i);
+		struct pbx_addr x = addr(text);
+		ck_assert(peers_permitted(&t, &x, 1));
+	}
+	/* Expiry sweeps them; a swept one can come back. */
+	peers_expire(&t, 300);
+	ck_assert_uint_eq(t.n_perm, 1);
+	ck_assert(peers_permitted(&t, &a, 300));
+	ck_assert_int_eq(peers_permit(&t, &over, 900, 300), 0);
+	ck_assert(peers_permitted(&t, &over, 301));
+	peers_cleanup(&t);
+}
+END_TEST
+
+START_TEST(test_peers_bind)
+{
+	struct peer_table t;
+	peers_init(&t);
+	struct pbx_addr a = addr("192.0.2.1:1000"), b = addr("192.0.2.1:2000"), got;
+	uint16_t ch;
+	ck_assert_int_eq(peers_channel_peer(&t, 0x4000, 0, &got), PBX_E_NOTFOUND);
+	ck_assert_int_eq(peers_bind(&t, 0x4000, &a, 600, 0), 0);
+	ck_assert_int_eq(peers_channel_peer(&t, 0x4000, 1, &got), 0);
+	ck_assert(pbx_addr_equal(&got, &a));
+	ck_assert_int_eq(peers_peer_channel(&t, &a, 1, &ch), 0);
+	ck_assert_uint_eq(ch, 0x4000);
+	/* Channels are per transport address. */
+	ck_assert_int_eq(peers_peer_channel(&t, &b, 1, &ch), PBX_E_NOTFOUND);
+	/* RFC 8656 11.2: a number bound to another peer, or a peer bound to
+	 * another number, is refused; the same pair refreshes. */
+	ck_assert_int_eq(peers_bind(&t, 0x4000, &b, 600, 1), PBX_E_EXISTS);
+	ck_assert_int_eq(peers_bind(&t, 0x4001, &a, 600, 1), PBX_E_EXISTS);
+	ck_assert_int_eq(peers_bind(&t, 0x4000, &a, 1200, 500), 0);
+	ck_assert_int_eq(peers_channel_peer(&t, 0x4000, 1100, &got), 0);
+	ck_assert_int_eq(peers_bind(&t, 0x4001, &b, 600, 1), 0);
+	ck_assert_uint_eq(t.n_chan, 2);
+	/* Expired: not found, and after the sweep the number is free. */
+	ck_assert_int_eq(peers_channel_peer(&t, 0x4001, 600, &got), PBX_E_NOTFOUND);
+	peers_expire(&t, 600);
+	ck_assert_uint_eq(t.n_chan, 1);
+	ck_assert_int_eq(peers_bind(&t, 0x4001, &a, 900, 600), PBX_E_EXISTS);
+	struct pbx_addr c = addr("[2001:db8::7]:7");
+	ck_assert_int_eq(peers_bind(&t, 0x4001, &c, 900, 600), 0);
+	ck_assert_int_eq(peers_channel_peer(&t, 0x4001, 601, &got), 0);
+	ck_assert(pbx_addr_equal(&got, &c));
+	peers_cleanup(&t);
+}
+END_TEST
+
+START_TEST(test_auth_rest)
+{
+	char pw[32];
+	int64_t exp;
+	ck_assert_int_eq(auth_rest_password(pbx_span_cstr("north"),
+					    pbx_span_cstr("1700000000:alice"), pw, sizeof pw), 0);
+	/* python3: base64(hmac.new(b"north", b"1700000000:alice", sha1)) */
+	ck_assert_str_eq(pw, "Cd/49soE35ICqcJF/bCTn8Z4OyE=");
+	ck_assert_int_eq(auth_rest_password(pbx_span_cstr("north"), pbx_span_cstr("x"), pw, 28),
+			 PBX_E_NOSPACE);
+	ck_assert_int_eq(auth_rest_expiry(pbx_span_cstr("1700000000:alice"), &exp), 0);
+	ck_assert_int_eq(exp, 1700000000);
+	ck_assert_int_eq(auth_rest_expiry(pbx_span_cstr("1700000000"), &exp), 0);
+	ck_assert_int_eq(auth_rest_expiry(pbx_span_cstr("alice"), &exp), PBX_E_MALFORMED);
+	ck_assert_int_eq(auth_rest_expiry(pbx_span_cstr(":alice"), &exp), PBX_E_MALFORMED);
+	ck_assert_int_eq(auth_rest_expiry(pbx_span_cstr("17x:alice"), &exp), PBX_E_MALFORMED);
+	ck_assert_int_eq(auth_rest_expiry(pbx_span_cstr("1234567890123:a"), &exp),
+			 PBX_E_MALFORMED);
+}
+END_TEST
+
+START_TEST(test_auth_nonce)
+{
+	uint8_t secret[16] = { 1, 2, 3 }, other[16] = { 9 };
+	struct pbx_addr c = addr("192.0.2.1:1000"), c2 = addr("192.0.2.1:2000"),
+			d = addr("192.0.2.2:1000");
+	char n[32];
+	auth_nonce_make(secret, &c, 1000, n, sizeof n);
+	ck_assert_uint_eq(strlen(n), 24);
+	ck_assert_int_eq(auth_nonce_check(secret, &c, 1000, pbx_span_cstr(n)), 0);
+	/* Bound to the address, not the port (TCP reconnects). */
+	ck_assert_int_eq(auth_nonce_check(secret, &c2, 1000, pbx_span_cstr(n)), 0);
+	ck_assert_int_eq(auth_nonce_check(secret, &d, 1000, pbx_span_cstr(n)), PBX_E_MALFORMED);
+	ck_assert_int_eq(auth_nonce_check(other, &c, 1000, pbx_span_cstr(n)), PBX_E_MALFORMED);
+	ck_assert_int_eq(auth_nonce_check(secret, &c, 1000 + TURND_NONCE_S, pbx_span_cstr(n)),
+			 PBX_E_TOOLONG);
+	n[23] = n[23] == 'a' ? 'b' : 'a';
+	ck_assert_int_eq(auth_nonce_check(secret, &c, 1000, pbx_span_cstr(n)), PBX_E_MALFORMED);
+	ck_assert_int_eq(auth_nonce_check(secret, &c, 1000, pbx_span_cstr("short")),
+			 PBX_E_MALFORMED);
+	ck_assert_int_eq(auth_nonce_check(secret, &c, 1000,
+					  pbx_span_cstr("zz0000000000000000000000")),
+			 PBX_E_MALFORMED);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("turnd");
+	TCase *tc = tcase_create("turnd");
+	tcase_add_test(tc, test_policy_check_defaults);
+	tcase_add_test(tc, test_policy_check_lists);
+	tcase_add_test(tc, test_ports_take_range);
+	tcase_add_test(tc, test_ports_take_reserved);
+	tcase_add_test(tc, test_peers_permit);
+	tcase_add_test(tc, test_peers_bind);
+	tcase_add_test(tc, test_auth_rest);
+	tcase_add_test(tc, test_auth_nonce);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
