@@ -65,7 +65,7 @@ grep -q "suspicious client=127.0.0.2:[0-9]* service=http reason=unknown-name whi
 	"$T/rpd2.log" || fail "whitelisted source not logged as such"
 ok R whitelist del 127.0.0.2
 # Expiry is a timestamp: move it to the past and the source is let in.
-sqlite3 "$PBXEDGE_DB" "UPDATE blacklist SET expires = strftime('%s','now') + 1 WHERE network = '127.0.0.4'"
+sqlite3 -cmd ".timeout 5000" "$PBXEDGE_DB" "UPDATE blacklist SET expires = strftime('%s','now') + 1 WHERE network = '127.0.0.4'"
 sleep 3
 [ "$(code 127.0.0.4 alpha.example.com /ok)" = 200 ] || fail "expired entry still blocks"
 

@@ -34,7 +34,7 @@ ok R set turnd.allow-peer 127.0.0.1
 ok R set turnd.suspicious-per-minute 5
 ok R turn secret add 'old-secret'
 # Only derived keys are stored.
-sqlite3 "$PBXEDGE_DB" .dump | grep -q "correct horse" && fail "the password is in the store"
+sqlite3 -cmd ".timeout 5000" "$PBXEDGE_DB" .dump | grep -q "correct horse" && fail "the password is in the store"
 R turn user list | grep -Eq "^alice +example.org " || fail "user list: $(R turn user list)"
 
 start peer turnutils_peer -L 127.0.0.1 -p "$PEER"
