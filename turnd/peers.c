@@ -100,8 +100,10 @@ static void place(struct peer_ent *tab, uint32_t cap, const struct peer_ent *src
 	uint8_t zero[16] = { 0 };
 	bool chan = src->kind == E_CHAN;
 	uint32_t mask = cap - 1;
+	/* Hashed on the key find() looks it up by: the number for a channel,
+	 * the address for a peer or a permission. */
 	for (uint32_t i = hash(src->kind, chan ? 0 : src->fam, chan ? zero : src->ip,
-			       chan ? 0 : src->port, src->ch) & mask;;
+			       chan ? 0 : src->port, chan ? src->ch : 0) & mask;;
 	     i = (i + 1) & mask) {
 		if (tab[i].kind == E_EMPTY) {
 			tab[i] = *src;
@@ -184,9 +186,10 @@ int peers_bind(struct peer_table *t, uint16_t ch, const struct pbx_addr *peer, i
 	key_of(peer, &p.fam, p.ip, &p.port);
 	struct peer_ent *byc = find(t, E_CHAN, 0, NULL, 0, ch);
 	struct peer_ent *byp = find(t, E_PEER, p.fam, p.ip, p.port, 0);
-	/* A binding that expired stays until the sweep; a channel number
-	 * then belongs to its old peer until swept, as RFC 8656 12 wants
-	 * a pause before a number is reused for another peer. */
+	/* A binding that expired stays reserved for TURND_CHANNEL_PAUSE_S
+	 * (see peers_expire): until then its number belongs to its old
+	 * peer and the peer to its number, as RFC 8656 12 wants; the same
+	 * pair may be bound again. */
 	if (byc && (byc->fam != p.fam || memcmp(byc->ip, p.ip, 16) || byc->port != p.port))
 		return PBX_E_EXISTS;
 	if (byp && byp->ch != ch)
@@ -195,7 +198,7 @@ int peers_bind(struct peer_table *t, uint16_t ch, const struct pbx_addr *peer, i
 		byc->expires = byp->expires = expires;
 		return 0;
 	}
-	if (t->n_chan >= PEERS_MAX_CHAN)
+	if (t->n_chan + t->n_cooling >= PEERS_MAX_CHAN)
 		return PBX_E_NOSPACE;
 	struct peer_ent c = p;
 	c.kind = E_CHAN;
@@ -251,13 +254,17 @@ int peers_peer_channel(const struct peer_table *t, const struct pbx_addr *peer, 
 
 void peers_expire(struct peer_table *t, int64_t now)
 {
-	uint32_t perm = 0, chan = 0;
+	uint32_t perm = 0, chan = 0, cooling = 0;
 	for (uint32_t i = 0; i < t->cap; i++) {
 		struct peer_ent *e = &t->e[i];
 		if (e->kind == E_EMPTY || e->kind == E_DEAD)
 			continue;
 		if (e->expires <= now) {
-			e->kind = E_DEAD;
+			bool binding = e->kind == E_CHAN || e->kind == E_PEER;
+			if (binding && e->expires > now - TURND_CHANNEL_PAUSE_S)
+				cooling += e->kind == E_CHAN;
+			else
+				e->kind = E_DEAD;
 			continue;
 		}
 		perm += e->kind == E_PERM;
@@ -265,4 +272,5 @@ void peers_expire(struct peer_table *t, int64_t now)
 	}
 	t->n_perm = perm;
 	t->n_chan = chan;
+	t->n_cooling = cooling;
 }

@@ -30,6 +30,9 @@
 #define TURND_LIFETIME_MAX 3600
 #define TURND_PERMISSION_S 300
 #define TURND_CHANNEL_S 600
+/* After a channel binding expires, its number and its peer stay reserved
+ * this long (RFC 8656 12): neither is bound to anything else meanwhile. */
+#define TURND_CHANNEL_PAUSE_S 300
 #define TURND_RESERVATION_S 30
 #define TURND_NONCE_S 600         /* a nonce is stale after this */
 
@@ -128,6 +131,7 @@ struct peer_table {
 	struct peer_ent *e;
 	uint32_t cap, used;   /* used: live and dead slots */
 	uint32_t n_perm, n_chan;
+	uint32_t n_cooling;   /* expired channel bindings still reserved */
 };
 
 #define PEERS_MAX_PERM 128
@@ -160,8 +164,10 @@ int peers_channel_peer(const struct peer_table *t, uint16_t ch, int64_t now,
 int peers_peer_channel(const struct peer_table *t, const struct pbx_addr *peer, int64_t now,
 		       uint16_t *ch);
 
-/* peers_expire - drop what expired at now; the live counts stay in
- * n_perm and n_chan. */
+/* peers_expire - drop what expired at now, except channel bindings, which
+ * are dropped TURND_CHANNEL_PAUSE_S after they expired; the live counts
+ * stay in n_perm and n_chan, the reserved bindings in n_cooling.
+ * PEERS_MAX_CHAN bounds live and reserved bindings together. */
 void peers_expire(struct peer_table *t, int64_t now);
 
 /* ---- auth.c: nonces and credentials ---- */

@@ -201,15 +201,62 @@ START_TEST(test_peers_bind)
 	ck_assert_int_eq(peers_channel_peer(&t, 0x4000, 1100, &got), 0);
 	ck_assert_int_eq(peers_bind(&t, 0x4001, &b, 600, 1), 0);
 	ck_assert_uint_eq(t.n_chan, 2);
-	/* Expired: not found, and after the sweep the number is free. */
+	/* Expired: not found; RFC 8656 12: for 5 minutes more neither the
+	 * number nor the peer is bound to anything else, while the same pair
+	 * may come back. */
 	ck_assert_int_eq(peers_channel_peer(&t, 0x4001, 600, &got), PBX_E_NOTFOUND);
 	peers_expire(&t, 600);
 	ck_assert_uint_eq(t.n_chan, 1);
-	ck_assert_int_eq(peers_bind(&t, 0x4001, &a, 900, 600), PBX_E_EXISTS);
+	ck_assert_uint_eq(t.n_cooling, 1);
 	struct pbx_addr c = addr("[2001:db8::7]:7");
-	ck_assert_int_eq(peers_bind(&t, 0x4001, &c, 900, 600), 0);
-	ck_assert_int_eq(peers_channel_peer(&t, 0x4001, 601, &got), 0);
+	ck_assert_int_eq(peers_bind(&t, 0x4001, &a, 900, 600), PBX_E_EXISTS);
+	ck_assert_int_eq(peers_bind(&t, 0x4001, &c, 1500, 899), PBX_E_EXISTS);
+	ck_assert_int_eq(peers_bind(&t, 0x4002, &b, 1500, 899), PBX_E_EXISTS);
+	peers_expire(&t, 899);
+	ck_assert_uint_eq(t.n_cooling, 1);
+	ck_assert_int_eq(peers_bind(&t, 0x4001, &c, 1500, 899), PBX_E_EXISTS);
+	/* After the pause the number is free. */
+	peers_expire(&t, 900);
+	ck_assert_uint_eq(t.n_cooling, 0);
+	ck_assert_int_eq(peers_bind(&t, 0x4001, &c, 1500, 900), 0);
+	ck_assert_int_eq(peers_channel_peer(&t, 0x4001, 901, &got), 0);
 	ck_assert(pbx_addr_equal(&got, &c));
+	/* The same pair, bound again while reserved, is live again. */
+	ck_assert_int_eq(peers_bind(&t, 0x4000, &a, 1200, 500), 0);
+	peers_expire(&t, 1200);
+	ck_assert_int_eq(peers_channel_peer(&t, 0x4000, 1300, &got), PBX_E_NOTFOUND);
+	ck_assert_int_eq(peers_bind(&t, 0x4000, &a, 1900, 1300), 0);
+	ck_assert_int_eq(peers_channel_peer(&t, 0x4000, 1301, &got), 0);
+	ck_assert(pbx_addr_equal(&got, &a));
+	peers_cleanup(&t);
+}
+END_TEST
+
+/* Every binding is found both ways, whatever the table's size: by number
+ * and by peer (the peer-to-channel lookup sends ChannelData to the
+ * client). */
+START_TEST(test_peers_bind_many)
+{
+	struct peer_table t;
+	peers_init(&t);
+	for (int i = 0; i < PEERS_MAX_CHAN; i++) {
+		char text[64];
+		snprintf(text, sizeof text, "198.51.100.%d:%d", i % 200, 1000 + i);
+		struct pbx_addr x = addr(text);
+		ck_assert_int_eq(peers_bind(&t, (uint16_t)(0x4000 + i), &x, 600, 0), 0);
+	}
+	for (int i = 0; i < PEERS_MAX_CHAN; i++) {
+		char text[64];
+		snprintf(text, sizeof text, "198.51.100.%d:%d", i % 200, 1000 + i);
+		struct pbx_addr x = addr(text), got;
+		uint16_t ch = 0;
+		ck_assert_int_eq(peers_peer_channel(&t, &x, 1, &ch), 0);
+		ck_assert_uint_eq(ch, 0x4000 + i);
+		ck_assert_int_eq(peers_channel_peer(&t, (uint16_t)(0x4000 + i), 1, &got), 0);
+		ck_assert(pbx_addr_equal(&got, &x));
+		/* A peer bound to one number cannot take another. */
+		ck_assert_int_eq(peers_bind(&t, 0x4fff, &x, 600, 1), PBX_E_EXISTS);
+	}
 	peers_cleanup(&t);
 }
 END_TEST
@@ -270,6 +317,7 @@ int main(void)
 	tcase_add_test(tc, test_ports_take_reserved);
 	tcase_add_test(tc, test_peers_permit);
 	tcase_add_test(tc, test_peers_bind);
+	tcase_add_test(tc, test_peers_bind_many);
 	tcase_add_test(tc, test_auth_rest);
 	tcase_add_test(tc, test_auth_nonce);
 	suite_add_tcase(s, tc);
