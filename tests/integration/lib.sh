@@ -125,6 +125,16 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# free_udp: a port on loopback unused for TCP and for UDP.
+free_udp() {
+	local p
+	for _ in $(seq 20); do
+		p=$(free_port)
+		ss -Hlun "sport = :$p" | grep -q . || { echo "$p"; return; }
+	done
+	fail "no free UDP port"
+}
+
 # listening PORT: true if something listens on TCP PORT.
 listening() {
 	ss -Hltn "sport = :$1" | grep -q LISTEN

@@ -16,14 +16,6 @@ need turnutils_stunclient turnutils_uclient python3 ss
 R() { "$RPCTL" "$@"; }
 talk() { python3 "$PBX_SRC/tests/integration/peers/stun_talk.py" "$@"; }
 field() { sed -n "s/^$1=//p"; }
-free_udp() {
-	local p
-	for _ in $(seq 20); do
-		p=$(free_port)
-		ss -Hlun "sport = :$p" | grep -q . || { echo "$p"; return; }
-	done
-	fail "no free UDP port"
-}
 A() { talk turn 127.0.0.1 "$P" --user alice --password pw "$@"; }
 
 P=$(free_udp)
@@ -115,8 +107,11 @@ out=$(talk turn 127.0.0.1 "$P" --user carol --password pw)
 [ "$(echo "$out" | field error)" = 486 ] || fail "total quota: $out"
 wait_exit "$H1"
 wait_exit "$H2"
+# The held allocations live on: wait until turnd has lifted the quotas.
+n=$(grep -c "user-quota=0 total-quota=0" "$T/turnd.log" || true)
 ok R set turnd.user-quota 0
 ok R set turnd.total-quota 0
+wait_count "$T/turnd.log" "user-quota=0 total-quota=0" $((n + 1))
 
 # Malformed and odd datagrams: dropped with a reason, or answered.
 COOKIE=2112a442

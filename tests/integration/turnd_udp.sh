@@ -14,14 +14,6 @@ need turnutils_uclient turnutils_peer python3 ss
 R() { "$RPCTL" "$@"; }
 talk() { python3 "$PBX_SRC/tests/integration/peers/stun_talk.py" "$@"; }
 field() { sed -n "s/^$1=//p"; }
-free_udp() {
-	local p
-	for _ in $(seq 20); do
-		p=$(free_port)
-		ss -Hlun "sport = :$p" | grep -q . || { echo "$p"; return; }
-	done
-	fail "no free UDP port"
-}
 
 P=$(free_udp)
 PEER=$(free_udp)
