@@ -117,7 +117,11 @@ static int room(struct peer_table *t)
 {
 	if (t->cap && (t->used + 1) * 4 <= t->cap * 3)
 		return 0;
-	uint32_t live = t->n_perm + 2 * t->n_chan;
+	/* Every entry that moves over: live ones and reserved channel
+	 * bindings (the counts may be a sweep old). */
+	uint32_t live = 0;
+	for (uint32_t i = 0; i < t->cap; i++)
+		live += t->e[i].kind != E_EMPTY && t->e[i].kind != E_DEAD;
 	uint32_t cap = t->cap ? t->cap : INITIAL_CAP;
 	while ((live + 1) * 2 > cap)
 		cap *= 2;

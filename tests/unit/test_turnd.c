@@ -261,6 +261,41 @@ START_TEST(test_peers_bind_many)
 }
 END_TEST
 
+/* Reserved bindings count against the cap, and a table full of them and
+ * of permissions still takes what fits (no endless probing). */
+START_TEST(test_peers_cooling_bounded)
+{
+	struct peer_table t;
+	peers_init(&t);
+	char text[64];
+	for (int i = 0; i < PEERS_MAX_CHAN; i++) {
+		snprintf(text, sizeof text, "198.51.100.%d:%d", i % 200, 2000 + i);
+		struct pbx_addr x = addr(text);
+		ck_assert_int_eq(peers_bind(&t, (uint16_t)(0x4000 + i), &x, 600, 0), 0);
+	}
+	peers_expire(&t, 600);
+	ck_assert_uint_eq(t.n_chan, 0);
+	ck_assert_uint_eq(t.n_cooling, PEERS_MAX_CHAN);
+	struct pbx_addr y = addr("203.0.113.5:5");
+	ck_assert_int_eq(peers_bind(&t, 0x4100, &y, 1200, 600), PBX_E_NOSPACE);
+	for (int i = 0; i < PEERS_MAX_PERM; i++) {
+		snprintf(text, sizeof text, "192.0.2.%d:1", i);
+		struct pbx_addr x = addr(text);
+		ck_assert_int_eq(peers_permit(&t, &x, 2000, 600), 0);
+	}
+	peers_expire(&t, 900);
+	ck_assert_uint_eq(t.n_cooling, 0);
+	ck_assert_uint_eq(t.n_perm, PEERS_MAX_PERM);
+	for (int i = 0; i < PEERS_MAX_CHAN; i++) {
+		snprintf(text, sizeof text, "203.0.113.%d:%d", i % 200, 3000 + i);
+		struct pbx_addr x = addr(text);
+		ck_assert_int_eq(peers_bind(&t, (uint16_t)(0x4200 + i), &x, 1500, 900), 0);
+	}
+	ck_assert(peers_permitted(&t, &y, 901) == false);
+	peers_cleanup(&t);
+}
+END_TEST
+
 START_TEST(test_auth_rest)
 {
 	char pw[32];
@@ -318,6 +353,7 @@ int main(void)
 	tcase_add_test(tc, test_peers_permit);
 	tcase_add_test(tc, test_peers_bind);
 	tcase_add_test(tc, test_peers_bind_many);
+	tcase_add_test(tc, test_peers_cooling_bounded);
 	tcase_add_test(tc, test_auth_rest);
 	tcase_add_test(tc, test_auth_nonce);
 	suite_add_tcase(s, tc);
