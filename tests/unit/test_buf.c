@@ -7,6 +7,7 @@
 
 #include <pbxedge/buf.h>
 #include <pbxedge/err.h>
+#include "span_check.h"
 
 /* A span over n bytes that may hold NULs. */
 static struct pbx_span span_n(const char *p, size_t n)
@@ -15,15 +16,6 @@ static struct pbx_span span_n(const char *p, size_t n)
 	return s;
 }
 
-#define ck_assert_span(sp, want)                                                  \
-	do {                                                                      \
-		struct pbx_span got_ = (sp);                                      \
-		const char *want_ = (want);                                       \
-		ck_assert_msg(got_.len == strlen(want_) &&                        \
-				      (got_.len == 0 || memcmp(got_.p, want_, got_.len) == 0), \
-			      "span '%.*s' (len %zu) is not '%s'", (int)got_.len,  \
-			      got_.p ? got_.p : "", got_.len, want_);               \
-	} while (0)
 
 /* A heap copy of exactly n bytes, so that ASan reports any read past them. */
 static uint8_t *exact_copy(const void *p, size_t n)

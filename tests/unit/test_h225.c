@@ -19,6 +19,7 @@
 
 #include "h225_frames.h"
 #include "vectors.h"
+#include "span_check.h"
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -40,15 +41,6 @@ static uint8_t *dup_bytes(const uint8_t *p, size_t n)
 	return c;
 }
 
-#define ck_assert_span(sp, want)                                                      \
-	do {                                                                          \
-		struct pbx_span got_ = (sp);                                          \
-		const char *want_ = (want);                                           \
-		ck_assert_msg(got_.len == strlen(want_) &&                            \
-				      (got_.len == 0 || memcmp(got_.p, want_, got_.len) == 0), \
-			      "span '%.*s' (len %zu) is not '%s'", (int)got_.len,      \
-			      got_.p ? got_.p : "", got_.len, want_);                   \
-	} while (0)
 
 static char text[H225_TEXT_MAX];
 

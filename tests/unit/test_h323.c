@@ -20,6 +20,7 @@
 #include "h225_frames.h"
 #include "inspect_harness.h"
 #include "vectors.h"
+#include "span_check.h"
 
 #define MAX_HEAD 16384
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -40,15 +41,6 @@ static uint8_t *load(const char *name, size_t *len)
 	return vector_load("h225", file, len);
 }
 
-#define ck_assert_span(sp, want)                                                      \
-	do {                                                                          \
-		struct pbx_span got_ = (sp);                                          \
-		const char *want_ = (want);                                           \
-		ck_assert_msg(got_.len == strlen(want_) &&                            \
-				      (got_.len == 0 || memcmp(got_.p, want_, got_.len) == 0), \
-			      "span '%.*s' (len %zu) is not '%s'", (int)got_.len,      \
-			      got_.p ? got_.p : "", got_.len, want_);                   \
-	} while (0)
 
 /* ---- the row ---- */
 

@@ -16,6 +16,7 @@
 
 #include "inspect_harness.h"
 #include "vectors.h"
+#include "span_check.h"
 
 #define MAX_HEAD 4096
 
@@ -37,15 +38,6 @@ static uint8_t *load(const char *name, size_t *len)
 }
 
 
-#define ck_assert_span(sp, want)                                                      \
-	do {                                                                          \
-		struct pbx_span got_ = (sp);                                          \
-		const char *want_ = (want);                                           \
-		ck_assert_msg(got_.len == strlen(want_) &&                            \
-				      (got_.len == 0 || memcmp(got_.p, want_, got_.len) == 0), \
-			      "span '%.*s' (len %zu) is not '%s'", (int)got_.len,      \
-			      got_.p ? got_.p : "", got_.len, want_);                   \
-	} while (0)
 
 static bool span_inside(struct pbx_span s, const void *base, size_t n)
 {

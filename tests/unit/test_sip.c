@@ -12,6 +12,7 @@
 
 #include "inspect_harness.h"
 #include "vectors.h"
+#include "span_check.h"
 
 /* The head bound the vectors are run with: too-large-head.sip exceeds it. */
 #define MAX_HEAD 4096
@@ -38,15 +39,6 @@ static size_t find(const uint8_t *p, size_t len, const char *what)
 	return 0;
 }
 
-#define ck_assert_span(sp, want)                                                   \
-	do {                                                                       \
-		struct pbx_span got_ = (sp);                                       \
-		const char *want_ = (want) ? (want) : "";                          \
-		ck_assert_msg(got_.len == strlen(want_) &&                         \
-				      (got_.len == 0 || memcmp(got_.p, want_, got_.len) == 0), \
-			      "span '%.*s' is not '%s'", (int)got_.len,             \
-			      got_.len ? got_.p : "", want_);                       \
-	} while (0)
 
 /* What request() must answer for a vector. */
 struct req_case {
