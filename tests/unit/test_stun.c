@@ -2060,6 +2060,131 @@ START_TEST(test_stun_names)
 }
 END_TEST
 
+/* ---- server URIs ---- */
+
+static struct stun_uri uri_ok(const char *text, enum stun_uri_scheme def)
+{
+	struct stun_uri u;
+	struct pbx_err err;
+	pbx_err_clear(&err);
+	int rc = stun_uri_parse(pbx_span_cstr(text), def, &u, &err);
+	ck_assert_msg(rc == 0, "%s: %s", text, pbx_err_text(&err));
+	return u;
+}
+
+static void uri_refused(const char *text, const char *why)
+{
+	struct stun_uri u;
+	struct pbx_err err;
+	pbx_err_clear(&err);
+	ck_assert_int_eq(stun_uri_parse(pbx_span_cstr(text), STUN_URI_STUN, &u, &err),
+			 PBX_E_INVALID);
+	ck_assert_msg(strstr(err.msg, why), "%s: '%s' lacks '%s'", text, err.msg, why);
+}
+
+static void uri_canon(const char *text, enum stun_uri_scheme def, const char *want)
+{
+	struct stun_uri u = uri_ok(text, def), v;
+	char buf[STUN_URI_TEXT_MAX];
+	ck_assert_int_eq(stun_uri_format(&u, buf, sizeof buf), 0);
+	ck_assert_str_eq(buf, want);
+	/* The canonical form parses to the same URI. */
+	v = uri_ok(buf, STUN_URI_STUN);
+	ck_assert_int_eq(v.scheme, u.scheme);
+	ck_assert_int_eq(v.transport, u.transport);
+	ck_assert_int_eq(v.port, u.port);
+	ck_assert_str_eq(v.host, u.host);
+	ck_assert_int_eq(v.is_ip, u.is_ip);
+	if (u.is_ip)
+		ck_assert(pbx_addr_equal(&u.addr, &v.addr));
+	/* One byte short is refused, not cut. */
+	ck_assert_int_eq(stun_uri_format(&u, buf, strlen(want)), PBX_E_NOSPACE);
+}
+
+START_TEST(test_stun_uri_parse)
+{
+	/* RFC 7064 and RFC 7065 examples and defaults. */
+	struct stun_uri u = uri_ok("stun:example.org", STUN_URI_TURN);
+	ck_assert_int_eq(u.scheme, STUN_URI_STUN);
+	ck_assert_int_eq(u.transport, STUN_URI_UDP);
+	ck_assert_int_eq(u.port, 3478);
+	ck_assert(!u.port_given && !u.is_ip);
+	ck_assert_str_eq(u.host, "example.org");
+
+	u = uri_ok("stuns:example.org", STUN_URI_STUN);
+	ck_assert_int_eq(u.transport, STUN_URI_TLS);
+	ck_assert_int_eq(u.port, 5349);
+
+	u = uri_ok("turn:example.org?transport=tcp", STUN_URI_STUN);
+	ck_assert_int_eq(u.scheme, STUN_URI_TURN);
+	ck_assert_int_eq(u.transport, STUN_URI_TCP);
+	ck_assert(stun_uri_is_turn(&u));
+
+	u = uri_ok("TURNS:127.0.0.1:5350?Transport=TCP", STUN_URI_STUN);
+	ck_assert_int_eq(u.scheme, STUN_URI_TURNS);
+	ck_assert_int_eq(u.transport, STUN_URI_TLS);
+	ck_assert(u.is_ip && u.port_given);
+	ck_assert_int_eq(pbx_addr_port(&u.addr), 5350);
+
+	u = uri_ok("turn:[::1]:3479?transport=udp", STUN_URI_STUN);
+	ck_assert(u.is_ip);
+	ck_assert_int_eq(pbx_addr_family(&u.addr), AF_INET6);
+	ck_assert_int_eq(pbx_addr_port(&u.addr), 3479);
+	ck_assert_str_eq(u.host, "::1");
+
+	/* Without a scheme, the caller's default. */
+	u = uri_ok("198.18.1.1:3490", STUN_URI_TURN);
+	ck_assert_int_eq(u.scheme, STUN_URI_TURN);
+	ck_assert_int_eq(u.port, 3490);
+	u = uri_ok("  turn.example.org  ", STUN_URI_TURNS);
+	ck_assert_int_eq(u.port, 5349);
+	ck_assert_int_eq(u.transport, STUN_URI_TLS);
+	u = uri_ok("[2001:db8::1]", STUN_URI_STUN);
+	ck_assert(!stun_uri_is_turn(&u));
+}
+END_TEST
+
+START_TEST(test_stun_uri_format)
+{
+	uri_canon("stun:example.org", STUN_URI_STUN, "stun:example.org:3478");
+	uri_canon("turn:127.0.0.1?transport=tcp", STUN_URI_STUN,
+		  "turn:127.0.0.1:3478?transport=tcp");
+	uri_canon("turn:127.0.0.1?transport=udp", STUN_URI_STUN, "turn:127.0.0.1:3478");
+	uri_canon("turns:[2001:db8::1]?transport=tcp", STUN_URI_STUN,
+		  "turns:[2001:db8::1]:5349");
+	uri_canon("[::1]:3479", STUN_URI_TURN, "turn:[::1]:3479");
+	uri_canon("stuns:a-b_c.example", STUN_URI_STUN, "stuns:a-b_c.example:5349");
+}
+END_TEST
+
+START_TEST(test_stun_uri_refused)
+{
+	uri_refused("", "empty");
+	uri_refused("   ", "empty");
+	uri_refused("stun:", "no host");
+	uri_refused("turn:host:0", "1-65535");
+	uri_refused("turn:host:65536", "1-65535");
+	uri_refused("turn:host:", "1-65535");
+	uri_refused("turn:host:3x", "1-65535");
+	uri_refused("stun:host?transport=tcp", "no '?' query");
+	uri_refused("turn:host?transport=sctp", "unknown transport");
+	uri_refused("turn:host?proto=tcp", "only query");
+	uri_refused("turns:host?transport=udp", "DTLS");
+	uri_refused("turn://host", "no '//'");
+	uri_refused("turn:::1", "brackets");
+	uri_refused("turn:[::1", "without ']'");
+	uri_refused("turn:[::1]x", "after ']'");
+	uri_refused("turn:[1.2.3.4]", "not an IPv6");
+	uri_refused("turn:host name", "character");
+	uri_refused("turn:h%41st", "character");
+	uri_refused("turn:1.2.3.400", "not an IPv4");
+	char longname[300];
+	memset(longname, 'a', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	uri_refused(longname, "longer than");
+}
+END_TEST
+
 static Suite *stun_suite(void)
 {
 	Suite *s = suite_create("stun");
@@ -2100,6 +2225,9 @@ static Suite *stun_suite(void)
 	tcase_add_test(tc, test_stun_msg_decode_truncated);
 	tcase_add_test(tc, test_stun_msg_init_errors);
 	tcase_add_test(tc, test_stun_names);
+	tcase_add_test(tc, test_stun_uri_parse);
+	tcase_add_test(tc, test_stun_uri_format);
+	tcase_add_test(tc, test_stun_uri_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

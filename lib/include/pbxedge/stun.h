@@ -700,4 +700,58 @@ PBX_API const char *stun_names_error(int code);
  * logs and counters; "unknown" outside the enum. */
 PBX_API const char *stun_names_drop(enum stun_drop drop);
 
+/* ---- server URIs (uri.c) ---- */
+
+/* URI schemes of STUN (RFC 7064) and TURN (RFC 7065) servers. */
+enum stun_uri_scheme {
+	STUN_URI_STUN = 0,   /* stun:  */
+	STUN_URI_STUNS,      /* stuns: (STUN over TLS) */
+	STUN_URI_TURN,       /* turn:  */
+	STUN_URI_TURNS,      /* turns: (TURN over TLS) */
+};
+
+/* The transport a URI asks for: its scheme and ?transport= together. */
+enum stun_uri_transport {
+	STUN_URI_UDP = 0,
+	STUN_URI_TCP,
+	STUN_URI_TLS,        /* TLS over TCP */
+};
+
+#define STUN_URI_HOST_MAX 253   /* longest DNS name */
+#define STUN_URI_TEXT_MAX (STUN_URI_HOST_MAX + 40)
+
+/* A parsed server URI.  host is the name or the IP literal (no brackets);
+ * when it is an IP literal, is_ip is true and addr holds it with the
+ * port. */
+struct stun_uri {
+	enum stun_uri_scheme scheme;
+	enum stun_uri_transport transport;
+	char host[STUN_URI_HOST_MAX + 1];
+	bool is_ip;
+	struct pbx_addr addr;
+	uint16_t port;               /* given, or the scheme's default */
+	bool port_given;
+};
+
+/* stun_uri_parse - parse a STUN or TURN server URI (RFC 7064, RFC 7065):
+ * "stun:HOST[:PORT]", "stuns:...", "turn:HOST[:PORT][?transport=udp|tcp]",
+ * "turns:...", HOST a DNS name, an IPv4 address or a bracketed IPv6
+ * address; schemes and the transport are case-insensitive.  Text without
+ * a scheme ("HOST[:PORT]", as administrators often write it) takes
+ * default_scheme.  Default ports are 3478 (stun, turn) and 5349 (stuns,
+ * turns).  Returns 0 with *out, or PBX_E_INVALID with err naming what is
+ * wrong (turns with transport=udp is DTLS, which is refused as
+ * unsupported). */
+PBX_API int stun_uri_parse(struct pbx_span text, enum stun_uri_scheme default_scheme,
+			   struct stun_uri *out, struct pbx_err *err);
+
+/* stun_uri_format - the canonical text of u into buf (n bytes,
+ * STUN_URI_TEXT_MAX is enough): scheme, host (IPv6 in brackets), the port
+ * always, and "?transport=tcp" where it is not the scheme's default.
+ * Returns 0 or PBX_E_NOSPACE. */
+PBX_API int stun_uri_format(const struct stun_uri *u, char *buf, size_t n);
+
+/* stun_uri_is_turn - whether u names a TURN server (turn: or turns:). */
+PBX_API bool stun_uri_is_turn(const struct stun_uri *u);
+
 #endif
