@@ -478,9 +478,29 @@ static int parse_options(struct ice_desc *d, struct pbx_span v, struct pbx_err *
 	return 0;
 }
 
+/* Whether the candidate line names a transport other than UDP and TCP
+ * (a well-formed token such as "sctp" or "dtls"). */
+static bool other_transport(struct pbx_span line)
+{
+	struct pbx_span rest = strip_line(line);
+	if (!take_prefix(&rest, "a=candidate:"))
+		take_prefix(&rest, "candidate:");
+	next_field(&rest); /* foundation */
+	next_field(&rest); /* component */
+	struct pbx_span t = next_field(&rest);
+	return t.len > 0 && first_non_ice_char(t) == t.len && !pbx_span_caseeq_cstr(t, "udp") &&
+	       !pbx_span_caseeq_cstr(t, "tcp");
+}
+
 static int add_candidate(struct ice_desc *d, struct pbx_span line, struct pbx_err *err)
 {
 	struct ice_cand c;
+	/* RFC 8839 5.1: a candidate with a transport the agent does not know
+	 * is ignored, not a reason to refuse the whole description. */
+	if (other_transport(line)) {
+		d->n_ignored++;
+		return 0;
+	}
 	int rc = ice_cand_parse(line, &c, err);
 	if (rc)
 		return rc;

@@ -519,7 +519,6 @@ START_TEST(test_ice_desc_parse_refused)
 		{ "bad-truncated.txt", PBX_E_TRUNCATED, "line 3: a=candidate: port missing" },
 		{ "bad-raddr-no-value.txt", PBX_E_TRUNCATED,
 		  "line 3: a=candidate: extension attribute 'raddr' has no value" },
-		{ "bad-transport.txt", PBX_E_INVALID, "line 3: a=candidate: transport 'sctp' is not UDP or TCP" },
 		{ "bad-address.txt", PBX_E_MALFORMED,
 		  "line 3: a=candidate: connection-address '127.0.0.300' is not an IP address or name" },
 		{ "bad-after-end.txt", PBX_E_MALFORMED, "line 4: a=candidate: after a=end-of-candidates" },
@@ -533,6 +532,14 @@ START_TEST(test_ice_desc_parse_refused)
 		ck_assert_int_eq(e.code, rc);
 		ck_assert_str_eq(e.msg, bad[i].msg);
 	}
+	/* A candidate with a transport other than UDP or TCP is ignored (RFC
+	 * 8839 5.1), and the rest of the description is kept. */
+	ck_assert_int_eq(parse_block_file("other-transport.txt", d, &e), 0);
+	ck_assert_uint_eq(d->n_cands, 1);
+	ck_assert_uint_eq(d->n_ignored, 1);
+	ck_assert_int_eq(d->cands[0].transport, ICE_UDP);
+	ck_assert(d->end_of_candidates);
+
 	/* 64 candidates are fine: the bound is exact. */
 	ck_assert_int_eq(parse_block_file("bad-too-many-candidates.txt", d, &e), PBX_E_TOOLONG);
 	ck_assert_uint_eq(d->n_cands, ICE_DESC_CANDS_MAX);

@@ -182,6 +182,9 @@ struct ice_desc {
 	bool end_of_candidates;         /* a=end-of-candidates */
 	size_t n_cands;
 	struct ice_cand cands[ICE_DESC_CANDS_MAX];
+	/* Candidates ignored for a transport other than UDP or TCP (RFC 8839
+	 * 5.1 says to ignore them); not counted in n_cands. */
+	size_t n_ignored;
 	/* The SDP default destination (c= address, m= port) when the
 	 * description came from an SDP body and c= held an IP. */
 	bool has_default;
