@@ -15,13 +15,9 @@
 #include <pbxedge/h225.h>
 #include <pbxedge/inspect.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "inspect_feed.h"
 
-#define CHECK(x)                     \
-	do {                         \
-		if (!(x))            \
-			abort();     \
-	} while (0)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const size_t max_heads[4] = { 16384, 512, 64, 8 };
 
@@ -30,20 +26,6 @@ static const struct pbx_inspector *h323(void)
 	const struct pbx_inspector *in = pbx_inspector_for(STORE_FAMILY_H323);
 	CHECK(in && in->state_size > 0 && !in->lockstep);
 	return in;
-}
-
-static void *new_state(size_t max_head)
-{
-	void *st = calloc(1, h323()->state_size);
-	CHECK(st);
-	h323()->init(st, max_head);
-	return st;
-}
-
-static bool inside(struct pbx_span s, const void *base, size_t n)
-{
-	const uint8_t *p = (const uint8_t *)s.p, *b = base;
-	return s.len == 0 || (p && p >= b && p <= b + n && s.len <= (size_t)(b + n - p));
 }
 
 static bool lower_name(struct pbx_span s)
@@ -76,8 +58,8 @@ static void check_msg(const uint8_t *p, size_t n, const char *text, size_t cap)
 				  m.q931.uu == p + 4 + m.q931.uu_at));
 	CHECK(m.q931.cref <= 0x7fff && m.q931.type < 0x80);
 	CHECK(m.q931.have_uu || m.body == H225_BODY_NONE);
-	CHECK(m.dest.len == 0 || (inside(m.dest, text, cap) && m.dest_domain.len > 0));
-	CHECK(inside(m.dest_domain, text, cap) && lower_name(m.dest_domain));
+	CHECK(m.dest.len == 0 || (feed_inside(m.dest, text, cap) && m.dest_domain.len > 0));
+	CHECK(feed_inside(m.dest_domain, text, cap) && lower_name(m.dest_domain));
 	CHECK(m.n_ras <= H225_RAS_MAX);
 	for (size_t i = 0; i < m.n_ras; i++) {
 		const struct h225_ras *r = &m.ras[i];
@@ -85,12 +67,12 @@ static void check_msg(const uint8_t *p, size_t n, const char *text, size_t cap)
 		CHECK(r->n_aliases <= H225_ALIASES_MAX);
 		CHECK(r->more_aliases == 0 || r->n_aliases == H225_ALIASES_MAX);
 		for (size_t a = 0; a < r->n_aliases; a++)
-			CHECK(r->aliases[a].len > 0 && inside(r->aliases[a], text, cap) &&
+			CHECK(r->aliases[a].len > 0 && feed_inside(r->aliases[a], text, cap) &&
 			      memchr(r->aliases[a].p, 0, r->aliases[a].len) == NULL);
 		if (r->gkid_state == H225_GKID_OK) {
 			CHECK(r->gkid.len >= 1 && r->gkid.len <= H225_GKID_MAX);
-			CHECK(inside(r->gkid, text, cap) && inside(r->name, text, cap) &&
-			      inside(r->standby, text, cap));
+			CHECK(feed_inside(r->gkid, text, cap) && feed_inside(r->name, text, cap) &&
+			      feed_inside(r->standby, text, cap));
 			CHECK(r->name.len > 0 && lower_name(r->name) && lower_name(r->standby));
 			CHECK(r->name.len <= r->gkid.len && r->standby.len <= r->gkid.len);
 		} else {
@@ -119,19 +101,25 @@ static void frames(const uint8_t *p, size_t n)
 	struct pbx_span s = { (const char *)p, n < 300 ? n : 300 }, name, standby, dom;
 	if (h225_gkid_service(s, buf, sizeof buf, &name, &standby) == 0)
 		CHECK(name.len > 0 && lower_name(name) && lower_name(standby) &&
-		      inside(name, buf, sizeof buf));
+		      feed_inside(name, buf, sizeof buf));
 	else
 		CHECK(name.len == 0 && standby.len == 0);
 	if (h225_alias_domain(s, buf, sizeof buf, &dom) == 0)
-		CHECK(dom.len > 0 && lower_name(dom) && inside(dom, buf, sizeof buf));
+		CHECK(dom.len > 0 && lower_name(dom) && feed_inside(dom, buf, sizeof buf));
 }
 
 /* A refusal is whole TPKT frames, each a GRJ or RRJ over H.460.17 or a
  * RELEASE COMPLETE with cause 3, which our reader reads back. */
-static void check_refusal(const uint8_t *m, size_t n)
+static void check_refusal(const struct feed *f, enum pbx_reason reason, const uint8_t *m,
+			  size_t n, const uint8_t *p, size_t len)
 {
 	static char text[256];
 	size_t off = 0, fl;
+
+	(void)f;
+	(void)reason;
+	(void)p;
+	(void)len;
 	while (off < n) {
 		CHECK(h225_tpkt_frame(m + off, n - off, &fl) == 0 && fl <= n - off && fl > 4);
 		struct h225_msg msg;
@@ -150,169 +138,102 @@ static void check_refusal(const uint8_t *m, size_t n)
 	}
 }
 
-/* refuse for every reason (and one past the last): with room, a checked
- * refusal or nothing; with a small writer, the same or nothing at all. */
-static void refusals(void *st, const uint8_t *p, size_t n, size_t small)
+static void check_request(const struct feed *f, void *st, const struct pbx_verdict *v,
+			  const uint8_t *c, size_t have)
 {
-	static uint8_t out[4096], tight[128];
-	for (int reason = 0; reason <= PBX_R_COUNT; reason++) {
-		struct pbx_writer w;
-		pbx_writer_init(&w, out, sizeof out);
-		h323()->refuse(st, p, n, (enum pbx_reason)reason, &w);
-		size_t len = pbx_writer_len(&w);
-		bool silent = reason == PBX_R_NONE || reason == PBX_R_BLACKLISTED ||
-			      reason == PBX_R_TLS_FAILED || reason == PBX_R_REJECTED ||
-			      reason == PBX_R_CLIENT_CLOSED || reason == PBX_R_IDLE ||
-			      reason == PBX_R_SERVICE_MALFORMED || reason == PBX_R_COUNT;
-		CHECK(!silent || len == 0);
-		CHECK(!pbx_writer_error(&w));
-		if (len)
-			check_refusal(out, len);
+	size_t sn = f->in->state_size, fl = 0;
 
-		pbx_writer_init(&w, tight, small < sizeof tight ? small : sizeof tight);
-		h323()->refuse(st, p, n, (enum pbx_reason)reason, &w);
-		size_t tl = pbx_writer_len(&w);
-		CHECK(tl == 0 || (tl == len && memcmp(tight, out, len) == 0));
+	switch (v->kind) {
+	case PBX_V_ROUTE:
+		CHECK(h225_tpkt_frame(c, have, &fl) == 0 && v->head_len == fl);
+		CHECK(v->head_len > 4 && v->head_len <= f->max_head);
+		CHECK(v->body == PBX_BODY_NONE && (v->flags & PBX_VF_REQUEST));
+		CHECK(!(v->flags & ~(unsigned)(PBX_VF_REQUEST | PBX_VF_CREDENTIALS)));
+		CHECK(v->name.len > 0 && feed_inside(v->name, st, sn) && lower_name(v->name));
+		CHECK(feed_inside(v->standby, st, sn) && lower_name(v->standby));
+		CHECK(v->user.len == 0 && v->url.len == 0 && v->method.len == 0);
+		CHECK(v->n_aliases <= PBX_VERDICT_ALIASES);
+		for (size_t i = 0; i < v->n_aliases; i++)
+			CHECK(v->aliases[i].len > 0 && feed_inside(v->aliases[i], st, sn));
+		break;
+	case PBX_V_PASS:
+		CHECK(h225_tpkt_frame(c, have, &fl) == 0 && v->head_len == fl);
+		CHECK(v->head_len >= 4 && v->body == PBX_BODY_NONE);
+		CHECK(v->flags == (v->head_len == 4 ? 0u : (unsigned)PBX_VF_REQUEST));
+		CHECK(v->name.len == 0 && v->standby.len == 0 && v->n_aliases == 0);
+		break;
+	case PBX_V_REFUSE:
+		CHECK(v->reason == PBX_R_MALFORMED || v->reason == PBX_R_TOO_LARGE ||
+		      v->reason == PBX_R_UNSUPPORTED || v->reason == PBX_R_NO_NAME ||
+		      v->reason == PBX_R_OTHER_SERVICE);
+		break;
+	default:
+		break;
 	}
 }
 
-/* Requests as rpd reads them: growing prefixes, step bytes at a time,
- * each call given its own exact-size copy; past each frame to the next; a
- * refusal ends the connection. */
-static void requests(const uint8_t *p, size_t n, size_t step, size_t max_head)
+static void check_reply(const struct feed *f, void *st, const struct pbx_reply *r,
+			const uint8_t *c, size_t have)
 {
-	const struct pbx_inspector *in = h323();
-	void *st = new_state(max_head);
-	size_t off = 0, have = 0;
+	size_t fl = 0;
+	int frc = h225_tpkt_frame(c, have, &fl);
 
-	while (off < n) {
-		have = have + step < n - off ? have + step : n - off;
-		uint8_t *c = malloc(have);
-		CHECK(c);
-		memcpy(c, p + off, have);
-		struct pbx_verdict v;
-		memset(&v, 0xa5, sizeof v);
-		in->request(st, c, have, &v);
-		bool stop = false;
-		size_t fl = 0;
-		switch (v.kind) {
-		case PBX_V_NEED_MORE:
-			/* Once max_head bytes are in, there is a verdict. */
-			CHECK(have < max_head);
-			stop = have == n - off;
-			break;
-		case PBX_V_ROUTE:
-			CHECK(h225_tpkt_frame(c, have, &fl) == 0 && v.head_len == fl);
-			CHECK(v.head_len > 4 && v.head_len <= have && v.head_len <= max_head);
-			CHECK(v.body == PBX_BODY_NONE && (v.flags & PBX_VF_REQUEST));
-			CHECK(!(v.flags & ~(unsigned)(PBX_VF_REQUEST | PBX_VF_CREDENTIALS)));
-			CHECK(v.name.len > 0 && inside(v.name, st, in->state_size) &&
-			      lower_name(v.name));
-			CHECK(inside(v.standby, st, in->state_size) && lower_name(v.standby));
-			CHECK(v.user.len == 0 && v.url.len == 0 && v.method.len == 0);
-			CHECK(v.n_aliases <= PBX_VERDICT_ALIASES);
-			for (size_t i = 0; i < v.n_aliases; i++)
-				CHECK(v.aliases[i].len > 0 &&
-				      inside(v.aliases[i], st, in->state_size));
-			/* rpd may still refuse it: unknown name, no target ... */
-			refusals(st, c, v.head_len, step);
-			break;
-		case PBX_V_PASS:
-			CHECK(h225_tpkt_frame(c, have, &fl) == 0 && v.head_len == fl);
-			CHECK(v.head_len >= 4 && v.head_len <= have && v.body == PBX_BODY_NONE);
-			CHECK(v.flags == (v.head_len == 4 ? 0u : (unsigned)PBX_VF_REQUEST));
-			CHECK(v.name.len == 0 && v.standby.len == 0 && v.n_aliases == 0);
-			break;
-		case PBX_V_REFUSE:
-			CHECK(v.offset <= have);
-			CHECK(v.reason == PBX_R_MALFORMED || v.reason == PBX_R_TOO_LARGE ||
-			      v.reason == PBX_R_UNSUPPORTED || v.reason == PBX_R_NO_NAME ||
-			      v.reason == PBX_R_OTHER_SERVICE);
-			refusals(st, c, have, step);
-			stop = true;
-			break;
-		default:
-			abort();
-		}
-		free(c);
-		if (stop)
-			break;
-		if (v.kind == PBX_V_NEED_MORE)
-			continue;
-		off += v.head_len;
-		have = 0;
-	}
-	free(st);
-}
-
-/* Replies the same way. */
-static void replies(const uint8_t *p, size_t n, size_t step, size_t max_head)
-{
-	const struct pbx_inspector *in = h323();
-	void *st = new_state(max_head);
-	size_t off = 0, have = 0;
-
-	while (off < n) {
-		have = have + step < n - off ? have + step : n - off;
-		uint8_t *c = malloc(have);
-		CHECK(c);
-		memcpy(c, p + off, have);
-		struct pbx_reply r;
-		memset(&r, 0xa5, sizeof r);
-		in->reply(st, c, have, &r);
-		size_t fl = 0;
-		int frc = h225_tpkt_frame(c, have, &fl);
-		free(c);
-		if (r.kind == PBX_V_NEED_MORE) {
-			CHECK(have < max_head && r.status == -1);
-			if (have == n - off)
-				break;
-			continue;
-		}
-		if (r.kind == PBX_V_REFUSE) {
-			CHECK(r.reason == PBX_R_MALFORMED || r.reason == PBX_R_TOO_LARGE);
-			break;
-		}
-		CHECK(r.kind == PBX_V_PASS && frc == 0 && r.flags == 0);
-		CHECK(!r.rejection || (r.final && (r.status == H225_GRJ_SECURITY_DENIAL ||
-						   r.status == H225_RRJ_SECURITY_DENIAL)));
-		CHECK(r.status == -1 || r.final);
-		if (r.body == PBX_BODY_NONE) {
-			CHECK(r.head_len == fl && fl <= max_head && fl <= have);
+	(void)st;
+	switch (r->kind) {
+	case PBX_V_NEED_MORE:
+		CHECK(r->status == -1);
+		break;
+	case PBX_V_REFUSE:
+		CHECK(r->reason == PBX_R_MALFORMED || r->reason == PBX_R_TOO_LARGE);
+		break;
+	case PBX_V_PASS:
+		CHECK(frc == 0 && r->flags == 0);
+		CHECK(!r->rejection || (r->final && (r->status == H225_GRJ_SECURITY_DENIAL ||
+						     r->status == H225_RRJ_SECURITY_DENIAL)));
+		CHECK(r->status == -1 || r->final);
+		if (r->body == PBX_BODY_NONE) {
+			CHECK(r->head_len == fl && fl <= f->max_head && fl <= have);
 		} else {
-			CHECK(r.body == PBX_BODY_LENGTH && r.head_len == 4 && fl > max_head);
-			CHECK(r.body_len == fl - 4 && !r.rejection && r.status == -1);
+			CHECK(r->body == PBX_BODY_LENGTH && r->head_len == 4 && fl > f->max_head);
+			CHECK(r->body_len == fl - 4 && !r->rejection && r->status == -1);
 		}
-		uint64_t next = r.head_len + (r.body == PBX_BODY_LENGTH ? r.body_len : 0);
-		if (next > n - off)
-			break;
-		off += (size_t)next;
-		have = 0;
+		break;
+	default:
+		break;
 	}
-	free(st);
 }
+
+static const struct feed_ops h323_ops = {
+	.request = check_request,
+	/* rpd may still refuse a routed message: unknown name, no target ... */
+	.decided = feed_refuse_decided,
+	.reply = check_reply,
+	.refusal = check_refusal,
+};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	size_t step = (size_t)(data[0] & 0x3f) + 1;
-	size_t max_head = max_heads[data[0] >> 6];
+	struct feed f = {
+		.in = h323(),
+		.ops = &h323_ops,
+		.step = (size_t)(data[0] & 0x3f) + 1,
+		.max_head = max_heads[data[0] >> 6],
+	};
 	const uint8_t *p = data + 1;
 	size_t n = size - 1;
 
 	frames(p, n);
-	requests(p, n, step, max_head);
-	replies(p, n, step, max_head);
+
+	void *st = feed_state(f.in, f.max_head);
+	feed_requests(&f, st, p, n);
+	free(st);
+	st = feed_state(f.in, f.max_head);
+	feed_replies(&f, st, p, n);
+	free(st);
 
 	/* Whatever arrived, refused at any point. */
-	uint8_t *c = malloc(n ? n : 1);
-	CHECK(c);
-	if (n)
-		memcpy(c, p, n);
-	void *st = new_state(max_head);
-	refusals(st, n ? c : NULL, n, step);
-	free(st);
-	free(c);
+	feed_refuse_fresh(&f, p, n);
 	return 0;
 }

@@ -12,13 +12,9 @@
 
 #include <pbxedge/inspect.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "inspect_feed.h"
 
-#define CHECK(x)                     \
-	do {                         \
-		if (!(x))            \
-			abort();     \
-	} while (0)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const size_t max_heads[4] = { 4096, 512, 64, 8 };
 
@@ -29,23 +25,9 @@ static const struct pbx_inspector *ldap(void)
 	return in;
 }
 
-static void *new_state(size_t max_head)
-{
-	void *st = calloc(1, ldap()->state_size);
-	CHECK(st);
-	ldap()->init(st, max_head);
-	return st;
-}
-
-static bool inside(struct pbx_span s, const void *base, size_t n)
-{
-	const uint8_t *p = (const uint8_t *)s.p, *b = base;
-	return s.len == 0 || (p && p >= b && p <= b + n && s.len <= (size_t)(b + n - p));
-}
-
 /* Have state expect the BindResponse to messageID id (a 20-byte bind:
  * refused too-large, and so not expected, when max_head is smaller). */
-static bool feed_bind(void *st, uint32_t id)
+static bool send_bind(void *st, uint32_t id)
 {
 	uint8_t m[] = { 0x30, 0x12, 0x02, 0x04, (uint8_t)(id >> 24), (uint8_t)(id >> 16),
 			(uint8_t)(id >> 8), (uint8_t)id, 0x60, 0x0a, 0x02, 0x01, 0x03,
@@ -57,8 +39,12 @@ static bool feed_bind(void *st, uint32_t id)
 
 /* A refusal is one whole LDAPMessage: a BindResponse or an
  * ExtendedResponse carrying "pbxedge: REASON", that reply() takes. */
-static void check_refusal(const uint8_t *m, size_t n, enum pbx_reason reason)
+static void check_refusal(const struct feed *f, enum pbx_reason reason, const uint8_t *m,
+			  size_t n, const uint8_t *p, size_t len)
 {
+	(void)f;
+	(void)p;
+	(void)len;
 	CHECK(n >= 2 && m[0] == 0x30 && m[1] < 0x80 && (size_t)m[1] + 2 == n);
 	CHECK(m[2] == 0x02 && m[3] >= 1 && m[3] <= 4);
 	size_t i = 4;
@@ -85,9 +71,9 @@ static void check_refusal(const uint8_t *m, size_t n, enum pbx_reason reason)
 		CHECK(end == n && id != 0);
 	}
 
-	void *st = new_state(4096);
+	void *st = feed_state(ldap(), 4096);
 	if (op == 0x61)
-		CHECK(feed_bind(st, id));
+		CHECK(send_bind(st, id));
 	struct pbx_reply r;
 	ldap()->reply(st, m, n, &r);
 	CHECK(r.kind == PBX_V_PASS);
@@ -96,163 +82,101 @@ static void check_refusal(const uint8_t *m, size_t n, enum pbx_reason reason)
 	free(st);
 }
 
-/* refuse for every reason (and one past the last): with room, a checked
- * refusal or nothing; with a small writer, the same or nothing at all. */
-static void refusals(void *st, const uint8_t *p, size_t n, size_t small)
+static void check_request(const struct feed *f, void *st, const struct pbx_verdict *v,
+			  const uint8_t *c, size_t have)
 {
-	static uint8_t out[4096], tight[64];
-	for (int reason = 0; reason <= PBX_R_COUNT; reason++) {
-		struct pbx_writer w;
-		pbx_writer_init(&w, out, sizeof out);
-		ldap()->refuse(st, p, n, (enum pbx_reason)reason, &w);
-		size_t len = pbx_writer_len(&w);
-		bool silent = reason == PBX_R_NONE || reason == PBX_R_BLACKLISTED ||
-			      reason == PBX_R_TLS_FAILED || reason == PBX_R_REJECTED ||
-			      reason == PBX_R_CLIENT_CLOSED || reason == PBX_R_IDLE ||
-			      reason == PBX_R_SERVICE_MALFORMED || reason == PBX_R_COUNT;
-		CHECK(silent == (len == 0));
-		if (len)
-			check_refusal(out, len, (enum pbx_reason)reason);
+	size_t sn = f->in->state_size;
 
-		pbx_writer_init(&w, tight, small < sizeof tight ? small : sizeof tight);
-		ldap()->refuse(st, p, n, (enum pbx_reason)reason, &w);
-		size_t tl = pbx_writer_len(&w);
-		CHECK(tl == 0 || (tl == len && memcmp(tight, out, len) == 0));
+	switch (v->kind) {
+	case PBX_V_ROUTE:
+		CHECK(v->head_len >= 2 && v->head_len <= f->max_head);
+		CHECK(v->body == PBX_BODY_NONE && (v->flags & PBX_VF_REQUEST));
+		CHECK(v->name.len > 0 && v->name.len <= 253);
+		CHECK(feed_inside(v->name, c, have) || feed_inside(v->name, st, sn));
+		CHECK(feed_inside(v->user, c, have) || feed_inside(v->user, st, sn));
+		CHECK(feed_inside(v->name, c, v->head_len) || !feed_inside(v->name, c, have));
+		CHECK(feed_inside(v->user, c, v->head_len));
+		break;
+	case PBX_V_PASS:
+		CHECK(v->head_len >= 2 && v->head_len <= 6);
+		CHECK(v->body == PBX_BODY_LENGTH && v->body_len <= INT32_MAX);
+		CHECK(v->flags & PBX_VF_REQUEST);
+		CHECK(v->name.len == 0 && v->user.len == 0);
+		break;
+	case PBX_V_REFUSE:
+		CHECK(v->reason == PBX_R_MALFORMED || v->reason == PBX_R_TOO_LARGE ||
+		      v->reason == PBX_R_UNSUPPORTED || v->reason == PBX_R_NO_NAME);
+		break;
+	default:
+		break;
 	}
 }
 
-/* Requests as rpd reads them: growing prefixes, step bytes at a time,
- * each call given its own exact-size copy; past each framed message to
- * the next; a refusal ends the connection. */
-static void requests(const uint8_t *p, size_t n, size_t step, size_t max_head)
+static void check_reply(const struct feed *f, void *st, const struct pbx_reply *r,
+			const uint8_t *c, size_t have)
 {
-	const struct pbx_inspector *in = ldap();
-	void *st = new_state(max_head);
-	size_t off = 0, have = 0;
-
-	while (off < n) {
-		have = have + step < n - off ? have + step : n - off;
-		uint8_t *c = malloc(have);
-		CHECK(c);
-		memcpy(c, p + off, have);
-		struct pbx_verdict v;
-		memset(&v, 0xa5, sizeof v);
-		in->request(st, c, have, &v);
-		bool stop = false;
-		switch (v.kind) {
-		case PBX_V_NEED_MORE:
-			/* Once max_head bytes are in, there is a verdict. */
-			CHECK(have < max_head);
-			stop = have == n - off;
-			break;
-		case PBX_V_ROUTE:
-			CHECK(v.head_len >= 2 && v.head_len <= have && v.head_len <= max_head);
-			CHECK(v.body == PBX_BODY_NONE && (v.flags & PBX_VF_REQUEST));
-			CHECK(v.name.len > 0 && v.name.len <= 253);
-			CHECK(inside(v.name, c, have) || inside(v.name, st, in->state_size));
-			CHECK(inside(v.user, c, have) || inside(v.user, st, in->state_size));
-			CHECK(inside(v.name, c, v.head_len) || !inside(v.name, c, have));
-			CHECK(inside(v.user, c, v.head_len));
-			/* rpd may still refuse it: unknown name, no target ... */
-			refusals(st, c, v.head_len, step);
-			break;
-		case PBX_V_PASS:
-			CHECK(v.head_len >= 2 && v.head_len <= 6 && v.head_len <= have);
-			CHECK(v.body == PBX_BODY_LENGTH && v.body_len <= INT32_MAX);
-			CHECK(v.flags & PBX_VF_REQUEST);
-			CHECK(v.name.len == 0 && v.user.len == 0);
-			break;
-		case PBX_V_REFUSE:
-			CHECK(v.offset <= have);
-			CHECK(v.reason == PBX_R_MALFORMED || v.reason == PBX_R_TOO_LARGE ||
-			      v.reason == PBX_R_UNSUPPORTED || v.reason == PBX_R_NO_NAME);
-			refusals(st, c, have, step);
-			stop = true;
-			break;
-		default:
-			abort();
-		}
-		free(c);
-		if (stop)
-			break;
-		if (v.kind == PBX_V_NEED_MORE)
-			continue;
-		uint64_t next = v.head_len + (v.body == PBX_BODY_LENGTH ? v.body_len : 0);
-		if (next > n - off)
-			break;
-		off += (size_t)next;
-		have = 0;
-	}
-	free(st);
-}
-
-/* Replies the same way, to a state that expects the BindResponses to
- * messageIDs 1 and 2 (what ldapwhoami and ldapsearch use). */
-static void replies(const uint8_t *p, size_t n, size_t step, size_t max_head)
-{
-	const struct pbx_inspector *in = ldap();
-	void *st = new_state(max_head);
-	size_t off = 0, have = 0;
-
-	CHECK(feed_bind(st, 1) == (max_head >= 20));
-	CHECK(feed_bind(st, 2) == (max_head >= 20));
-	while (off < n) {
-		have = have + step < n - off ? have + step : n - off;
-		uint8_t *c = malloc(have);
-		CHECK(c);
-		memcpy(c, p + off, have);
-		struct pbx_reply r;
-		memset(&r, 0xa5, sizeof r);
-		in->reply(st, c, have, &r);
-		free(c);
-		if (r.kind == PBX_V_NEED_MORE) {
-			CHECK(have < max_head && r.status == -1);
-			if (have == n - off)
-				break;
-			continue;
-		}
-		if (r.kind == PBX_V_REFUSE) {
-			CHECK(r.reason == PBX_R_MALFORMED || r.reason == PBX_R_TOO_LARGE);
-			break;
-		}
-		CHECK(r.kind == PBX_V_PASS && r.head_len >= 2 && r.head_len <= have);
-		CHECK(r.flags == 0);
-		CHECK(!r.rejection || r.status == 49);
-		if (r.body == PBX_BODY_NONE) {
+	(void)st;
+	(void)c;
+	(void)have;
+	switch (r->kind) {
+	case PBX_V_NEED_MORE:
+		CHECK(r->status == -1);
+		break;
+	case PBX_V_REFUSE:
+		CHECK(r->reason == PBX_R_MALFORMED || r->reason == PBX_R_TOO_LARGE);
+		break;
+	case PBX_V_PASS:
+		CHECK(r->head_len >= 2 && r->flags == 0);
+		CHECK(!r->rejection || r->status == 49);
+		if (r->body == PBX_BODY_NONE) {
 			/* A BindResponse, held whole and classified. */
-			CHECK(r.status >= 0 && r.final && r.head_len <= max_head);
+			CHECK(r->status >= 0 && r->final && r->head_len <= f->max_head);
 		} else {
-			CHECK(r.body == PBX_BODY_LENGTH && r.head_len <= 6 && r.status == -1);
-			CHECK(r.body_len <= INT32_MAX && !r.rejection);
+			CHECK(r->body == PBX_BODY_LENGTH && r->head_len <= 6 && r->status == -1);
+			CHECK(r->body_len <= INT32_MAX && !r->rejection);
 		}
-		uint64_t next = r.head_len + (r.body == PBX_BODY_LENGTH ? r.body_len : 0);
-		if (next > n - off)
-			break;
-		off += (size_t)next;
-		have = 0;
+		break;
+	default:
+		break;
 	}
-	free(st);
 }
+
+static const struct feed_ops ldap_ops = {
+	.request = check_request,
+	/* rpd may still refuse a routed bind: unknown name, no target ... */
+	.decided = feed_refuse_decided,
+	.reply = check_reply,
+	.refusal = check_refusal,
+	/* A Notice of Disconnection answers what cannot be read. */
+	.answers_all = true,
+};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	size_t step = (size_t)(data[0] & 0x3f) + 1;
-	size_t max_head = max_heads[data[0] >> 6];
+	struct feed f = {
+		.in = ldap(),
+		.ops = &ldap_ops,
+		.step = (size_t)(data[0] & 0x3f) + 1,
+		.max_head = max_heads[data[0] >> 6],
+	};
 	const uint8_t *p = data + 1;
 	size_t n = size - 1;
 
-	requests(p, n, step, max_head);
-	replies(p, n, step, max_head);
+	void *st = feed_state(f.in, f.max_head);
+	feed_requests(&f, st, p, n);
+	free(st);
+
+	/* Replies to a state that expects the BindResponses to messageIDs 1
+	 * and 2 (what ldapwhoami and ldapsearch use). */
+	st = feed_state(f.in, f.max_head);
+	CHECK(send_bind(st, 1) == (f.max_head >= 20));
+	CHECK(send_bind(st, 2) == (f.max_head >= 20));
+	feed_replies(&f, st, p, n);
+	free(st);
 
 	/* Whatever arrived, refused at any point. */
-	uint8_t *c = malloc(n ? n : 1);
-	CHECK(c);
-	memcpy(c, p, n);
-	void *st = new_state(max_head);
-	refusals(st, n ? c : NULL, n, step);
-	free(st);
-	free(c);
+	feed_refuse_fresh(&f, p, n);
 	return 0;
 }

@@ -11,6 +11,8 @@
 
 #include <pbxedge/inspect.h>
 
+#include "inspect_feed.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const size_t head_bounds[4] = { 64, 512, 4096, 65536 };
@@ -24,241 +26,120 @@ static const int refusal_status[PBX_R_COUNT] = {
 	[PBX_R_TARGET_FAILED] = 503,
 };
 
-static void *new_state(const struct pbx_inspector *in, size_t max_head)
+static void check_verdict(const struct feed *f, void *st, const struct pbx_verdict *v,
+			  const uint8_t *p, size_t len)
 {
-	void *st = calloc(1, in->state_size);
-	if (!st)
-		abort();
-	in->init(st, max_head);
-	return st;
-}
-
-/* A heap copy of exactly n bytes, so that ASan catches a read past n. */
-static uint8_t *exact(const uint8_t *p, size_t n)
-{
-	uint8_t *q = malloc(n ? n : 1);
-	if (!q)
-		abort();
-	if (n)
-		memcpy(q, p, n);
-	return q;
-}
-
-/* A span must be empty or lie inside the head. */
-static void check_span(struct pbx_span s, const uint8_t *p, size_t head_len)
-{
-	if (s.len == 0)
-		return;
-	const uint8_t *q = (const uint8_t *)s.p;
-	if (q < p || q > p + head_len || s.len > head_len - (size_t)(q - p))
-		abort();
-}
-
-static void check_verdict(const struct pbx_verdict *v, const uint8_t *p, size_t len,
-			  size_t max_head)
-{
+	(void)st;
+	(void)len;
 	switch (v->kind) {
-	case PBX_V_NEED_MORE:
-		if (len >= max_head)
-			abort();
-		return;
 	case PBX_V_REFUSE:
-		if (v->offset > len || v->offset > max_head)
-			abort();
-		if (v->reason != PBX_R_MALFORMED && v->reason != PBX_R_TOO_LARGE &&
-		    v->reason != PBX_R_AMBIGUOUS && v->reason != PBX_R_NO_NAME)
-			abort();
+		CHECK(v->offset <= f->max_head);
+		CHECK(v->reason == PBX_R_MALFORMED || v->reason == PBX_R_TOO_LARGE ||
+		      v->reason == PBX_R_AMBIGUOUS || v->reason == PBX_R_NO_NAME);
 		return;
 	case PBX_V_ROUTE:
-		if (!(v->flags & PBX_VF_REQUEST) || v->name.len == 0 || v->method.len == 0)
-			abort();
+		CHECK((v->flags & PBX_VF_REQUEST) && v->name.len && v->method.len);
 		break;
 	case PBX_V_PASS:
-		if (v->flags || v->name.len || v->user.len || v->method.len)
-			abort();
+		CHECK(!v->flags && !v->name.len && !v->user.len && !v->method.len);
 		break;
 	default:
-		abort();
-	}
-	if (v->head_len == 0 || v->head_len > len || v->head_len > max_head)
-		abort();
-	if ((v->body == PBX_BODY_NONE) != (v->body_len == 0) ||
-	    (v->body != PBX_BODY_NONE && v->body != PBX_BODY_LENGTH))
-		abort();
-	if (v->flags & ~(unsigned)(PBX_VF_REQUEST | PBX_VF_CREDENTIALS))
-		abort();
-	check_span(v->name, p, v->head_len);
-	check_span(v->user, p, v->head_len);
-	check_span(v->method, p, v->head_len);
-	if (v->url.len || v->xff_at || v->xff_end_of_head)
-		abort();
-}
-
-static size_t span_off(struct pbx_span s, const uint8_t *p)
-{
-	return s.len ? (size_t)((const uint8_t *)s.p - p) : (size_t)-1;
-}
-
-/* The verdict on a prefix does not depend on how it arrived: a fresh
- * state given it whole answers the same. */
-static void check_same(const struct pbx_inspector *in, size_t max_head,
-		       const struct pbx_verdict *v, const uint8_t *p, size_t len)
-{
-	void *st = new_state(in, max_head);
-	struct pbx_verdict w;
-	in->request(st, p, len, &w);
-	free(st);
-	if (w.kind != v->kind || w.reason != v->reason)
-		abort();
-	if (v->kind == PBX_V_REFUSE) {
-		if (w.offset != v->offset)
-			abort();
 		return;
 	}
-	if (w.head_len != v->head_len || w.body != v->body || w.body_len != v->body_len ||
-	    w.flags != v->flags || span_off(w.name, p) != span_off(v->name, p) ||
-	    w.name.len != v->name.len || span_off(w.user, p) != span_off(v->user, p) ||
-	    w.user.len != v->user.len || span_off(w.method, p) != span_off(v->method, p))
-		abort();
+	CHECK(v->head_len <= f->max_head);
+	CHECK((v->body == PBX_BODY_NONE) == (v->body_len == 0) &&
+	      (v->body == PBX_BODY_NONE || v->body == PBX_BODY_LENGTH));
+	CHECK(!(v->flags & ~(unsigned)(PBX_VF_REQUEST | PBX_VF_CREDENTIALS)));
+	/* Spans lie inside the head. */
+	CHECK(feed_inside(v->name, p, v->head_len));
+	CHECK(feed_inside(v->user, p, v->head_len));
+	CHECK(feed_inside(v->method, p, v->head_len));
+	CHECK(!v->url.len && !v->xff_at && !v->xff_end_of_head);
 }
 
-/* Every refusal is either nothing or one whole response with the right
- * status, which the inspector itself reads back as such. */
-static void check_refusals(const struct pbx_inspector *in, size_t max_head, const uint8_t *p,
-			   size_t len)
+/* Every message, whatever its verdict, may be refused. */
+static void refuse_message(const struct feed *f, void *st, const struct pbx_verdict *v,
+			   const uint8_t *p, size_t len)
 {
-	static uint8_t out[4096];
-
-	for (int reason = 0; reason < PBX_R_COUNT; reason++) {
-		void *st = new_state(in, max_head);
-		struct pbx_writer w;
-		pbx_writer_init(&w, out, sizeof out);
-		in->refuse(st, p, len, (enum pbx_reason)reason, &w);
-		free(st);
-		size_t n = pbx_writer_len(&w);
-		if (n == 0)
-			continue;
-		if (!refusal_status[reason] || pbx_writer_error(&w) || n < 12 ||
-		    memcmp(out, "SIP/2.0 ", 8) != 0 || memcmp(out + n - 4, "\r\n\r\n", 4) != 0)
-			abort();
-		/* Read it back with room for it whatever the bound was. */
-		uint8_t *copy = exact(out, n);
-		st = new_state(in, sizeof out);
-		struct pbx_reply r;
-		in->reply(st, copy, n, &r);
-		free(st);
-		free(copy);
-		if (r.kind != PBX_V_PASS || r.head_len != n || r.body != PBX_BODY_NONE ||
-		    r.status != refusal_status[reason] || !r.final || r.flags)
-			abort();
-	}
+	(void)st;
+	(void)v;
+	feed_refuse_fresh(f, p, len);
 }
 
-/* Feed the stream to request() as rpd does: growing prefixes of the next
- * message until a verdict, then past the message. */
-static void run_requests(const struct pbx_inspector *in, void *st, size_t max_head,
-			 size_t step, const uint8_t *data, size_t size)
+static void check_reply(const struct feed *f, void *st, const struct pbx_reply *r,
+			const uint8_t *p, size_t len)
 {
-	size_t pos = 0;
-
-	while (pos < size) {
-		size_t rest = size - pos, got = 0;
-		struct pbx_verdict v;
-		uint8_t *p = NULL;
-		do {
-			free(p);
-			got = got + step < rest ? got + step : rest;
-			p = exact(data + pos, got);
-			memset(&v, 0x5a, sizeof v);
-			in->request(st, p, got, &v);
-			check_verdict(&v, p, got, max_head);
-		} while (v.kind == PBX_V_NEED_MORE && got < rest);
-		if (v.kind != PBX_V_NEED_MORE)
-			check_same(in, max_head, &v, p, got);
-		check_refusals(in, max_head, p, got);
-		free(p);
-		if (v.kind == PBX_V_NEED_MORE || v.kind == PBX_V_REFUSE)
-			return;
-		if (v.body_len > rest - v.head_len)
-			return;
-		pos += v.head_len + (size_t)v.body_len;
-	}
-}
-
-static void check_reply(const struct pbx_reply *r, size_t len, size_t max_head)
-{
+	(void)st;
+	(void)p;
+	(void)len;
 	switch (r->kind) {
-	case PBX_V_NEED_MORE:
-		if (len >= max_head)
-			abort();
-		return;
 	case PBX_V_REFUSE:
-		if (r->reason != PBX_R_MALFORMED && r->reason != PBX_R_TOO_LARGE &&
-		    r->reason != PBX_R_AMBIGUOUS)
-			abort();
+		CHECK(r->reason == PBX_R_MALFORMED || r->reason == PBX_R_TOO_LARGE ||
+		      r->reason == PBX_R_AMBIGUOUS);
 		return;
 	case PBX_V_PASS:
 		break;
 	default:
-		abort();
+		return;
 	}
-	if (r->head_len == 0 || r->head_len > len || r->head_len > max_head)
-		abort();
-	if ((r->body == PBX_BODY_NONE) != (r->body_len == 0) ||
-	    (r->body != PBX_BODY_NONE && r->body != PBX_BODY_LENGTH))
-		abort();
-	if (r->flags & ~(unsigned)PBX_VF_REQUEST)
-		abort();
-	if (r->status == -1) {
-		if (r->final || r->rejection)
-			abort();
-	} else if (r->status < 100 || r->status > 699 || (r->flags & PBX_VF_REQUEST) ||
-		   r->final != (r->status >= 200)) {
-		abort();
-	}
-	if (r->rejection && r->status != 401 && r->status != 403 && r->status != 407)
-		abort();
-	if (r->status == 403 && !r->rejection)
-		abort();
+	CHECK(r->head_len <= f->max_head);
+	CHECK((r->body == PBX_BODY_NONE) == (r->body_len == 0) &&
+	      (r->body == PBX_BODY_NONE || r->body == PBX_BODY_LENGTH));
+	CHECK(!(r->flags & ~(unsigned)PBX_VF_REQUEST));
+	if (r->status == -1)
+		CHECK(!r->final && !r->rejection);
+	else
+		CHECK(r->status >= 100 && r->status <= 699 && !(r->flags & PBX_VF_REQUEST) &&
+		      r->final == (r->status >= 200));
+	CHECK(!r->rejection || r->status == 401 || r->status == 403 || r->status == 407);
+	CHECK(r->status != 403 || r->rejection);
 }
 
-static void run_replies(const struct pbx_inspector *in, void *st, size_t max_head,
-			size_t step, const uint8_t *data, size_t size)
+/* A refusal is one whole response with the right status, which the
+ * inspector itself reads back as such. */
+static void check_refusal(const struct feed *f, enum pbx_reason reason, const uint8_t *m,
+			  size_t n, const uint8_t *p, size_t len)
 {
-	size_t pos = 0;
-
-	while (pos < size) {
-		size_t rest = size - pos, got = 0;
-		struct pbx_reply r;
-		do {
-			got = got + step < rest ? got + step : rest;
-			uint8_t *p = exact(data + pos, got);
-			memset(&r, 0x5a, sizeof r);
-			in->reply(st, p, got, &r);
-			free(p);
-			check_reply(&r, got, max_head);
-		} while (r.kind == PBX_V_NEED_MORE && got < rest);
-		if (r.kind != PBX_V_PASS || r.body_len > rest - r.head_len)
-			return;
-		pos += r.head_len + (size_t)r.body_len;
-	}
+	(void)p;
+	(void)len;
+	CHECK(refusal_status[reason] && n >= 12 && memcmp(m, "SIP/2.0 ", 8) == 0 &&
+	      memcmp(m + n - 4, "\r\n\r\n", 4) == 0);
+	/* Read it back with room for it whatever the bound was. */
+	void *st = feed_state(f->in, FEED_REFUSAL_CAP);
+	struct pbx_reply r;
+	f->in->reply(st, m, n, &r);
+	free(st);
+	CHECK(r.kind == PBX_V_PASS && r.head_len == n && r.body == PBX_BODY_NONE &&
+	      r.status == refusal_status[reason] && r.final && !r.flags);
 }
+
+static const struct feed_ops sip_ops = {
+	.request = check_verdict,
+	.decided = refuse_message,
+	.reply = check_reply,
+	.refusal = check_refusal,
+	.same_fresh = true,
+};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct pbx_inspector *in = pbx_inspector_for(STORE_FAMILY_SIP);
-	if (!in || size < 1)
+	if (size < 1)
 		return 0;
-	size_t step = (size_t)(data[0] & 0x3f) + 1;
-	size_t max_head = head_bounds[data[0] >> 6];
+	struct feed f = {
+		.in = pbx_inspector_for(STORE_FAMILY_SIP),
+		.ops = &sip_ops,
+		.step = (size_t)(data[0] & 0x3f) + 1,
+		.max_head = head_bounds[data[0] >> 6],
+	};
+	CHECK(f.in);
 	data++;
 	size--;
 
 	/* One connection: the requests first, so that the replies can be
 	 * matched to what was remembered of them. */
-	void *st = new_state(in, max_head);
-	run_requests(in, st, max_head, step, data, size);
-	run_replies(in, st, max_head, step, data, size);
+	void *st = feed_state(f.in, f.max_head);
+	feed_requests(&f, st, data, size);
+	feed_replies(&f, st, data, size);
 	free(st);
 	return 0;
 }
