@@ -303,9 +303,6 @@ static void settle_chan(struct turn_client *c, struct turn_chan *h, int64_t now)
 	if (h->r.reason == TURN_R_OK) {
 		h->state = TURN_P_OK;
 		h->refresh_at = refresh_time(now, TURN_CHANNEL_S);
-		/* The binding installed or refreshed the permission (RFC 8656
-		 * 12.2), which expires sooner: it is refreshed on its own. */
-		perm_touch(c, &h->peer, now, &h->r);
 	} else {
 		h->state = TURN_P_FAILED;
 		h->refresh_at = NEVER;
@@ -313,6 +310,10 @@ static void settle_chan(struct turn_client *c, struct turn_chan *h, int64_t now)
 	if (!(h->refreshing && h->state == TURN_P_OK))
 		push_event(c, TURN_EV_CHANNEL, h->number, &h->r);
 	h->refreshing = 0;
+	/* The binding installed or refreshed the permission (RFC 8656 12.2),
+	 * which expires sooner: it is refreshed on its own. */
+	if (h->state == TURN_P_OK)
+		perm_touch(c, &h->peer, now, &h->r);
 }
 
 static void settle(struct turn_client *c, struct turn_tx *t, enum turn_reason reason,
@@ -939,18 +940,23 @@ int64_t turn_client_deadline(const struct turn_client *c)
 	return d == NEVER ? -1 : d;
 }
 
-void turn_client_closed(struct turn_client *c, int64_t now)
+void turn_lost(struct turn_client *c, enum turn_reason reason, int64_t now)
 {
-	turn_fail_all(c, TURN_R_CLOSED, now, NULL);
+	turn_fail_all(c, reason, now, NULL);
 	if (c->state == TURN_S_ALLOCATED) {
 		struct turn_result r;
 		result_start(&r, STUN_REFRESH, now, NULL);
-		r.reason = TURN_R_CLOSED;
+		r.reason = (uint8_t)reason;
 		r.settled = now;
 		c->refresh_r = r;
 		cancel_waiting(c, now);
 		alloc_lost(c, &r);
 	}
+}
+
+void turn_client_closed(struct turn_client *c, int64_t now)
+{
+	turn_lost(c, TURN_R_CLOSED, now);
 }
 
 void turn_client_icmp(struct turn_client *c, uint8_t type, uint8_t code, int64_t now)

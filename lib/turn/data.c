@@ -63,12 +63,7 @@ static int broken(struct turn_client *c, int64_t now, struct turn_input *in)
 	c->broken = true;
 	c->shave = 0;
 	drop(c, in, TURN_DROP_MALFORMED);
-	turn_fail_all(c, TURN_R_STREAM, now, NULL);
-	if (c->state == TURN_S_ALLOCATED)
-		turn_client_closed(c, now);
-	/* Lost allocations say the stream broke, not that it closed. */
-	if (c->refresh_r.reason == TURN_R_CLOSED)
-		c->refresh_r.reason = TURN_R_STREAM;
+	turn_lost(c, TURN_R_STREAM, now);
 	return PBX_E_MALFORMED;
 }
 

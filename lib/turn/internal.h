@@ -15,6 +15,11 @@ enum turn_drop turn_on_stun(struct turn_client *c, const struct stun_msg *m, int
 void turn_fail_all(struct turn_client *c, enum turn_reason reason, int64_t now,
 		   const struct stun_icmp *icmp);
 
+/* turn_lost - the connection to the server is gone at now, for reason
+ * (closed, stream garbage): requests fail, an allocation is lost
+ * (client.c). */
+void turn_lost(struct turn_client *c, enum turn_reason reason, int64_t now);
+
 /* turn_chan_by_number - the channel entry for number ch that is bound or
  * being bound, or NULL (client.c). */
 const struct turn_chan *turn_chan_by_number(const struct turn_client *c, uint16_t ch);
