@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # turn_client - the library's TURN client (pbxedge/turn.h), driven over
 # real sockets by tests/integration/peers/turn_client_drive.c, against
-# coturn's turnserver and against turnd, over UDP and TCP: allocate, a
+# coturn's turnserver and against turnd, over UDP, TCP and TLS (the
+# library's GnuTLS sessions, the server verified against a test CA): allocate, a
 # permission toward an echo peer (turnutils_peer), data through Send/Data
 # indications and through a channel, then release, which coturn logs as a
 # refresh with lifetime=0 and after which rpctl turn status no longer
 # lists turnd's allocation; a wrong password is recorded as 401 auth;
 # turnd's default peer policy as 403 with the peer's address; a closed
 # port times out under the caller's cap (or fails at once on ICMP).
-# Peers: coturn (turnserver, turnutils_peer), ss.
+# Peers: coturn (turnserver, turnutils_peer), certtool, ss.
 . "$(dirname "$0")/lib.sh"
-need turnserver turnutils_peer ss
+need turnserver turnutils_peer certtool ss
 
 R() { "$RPCTL" "$@"; }
 DRIVE="$PBX_BUILD/tests/integration/turn_client_drive"
@@ -41,15 +42,20 @@ full() {
 }
 
 COUNT=10
+make_certs "$T/pki" 127.0.0.1
 PEER=$(free_udp)
 start peer turnutils_peer -L 127.0.0.1 -p "$PEER"
 
 # ---- coturn ----
 CP=$(free_udp)
+CTP=$(free_port)
 CLO=$(( (RANDOM % 200) * 100 + 40000 ))
 cat >"$T/turnserver.conf" <<CONF
 listening-ip=127.0.0.1
 listening-port=$CP
+tls-listening-port=$CTP
+cert=$T/pki/server.pem
+pkey=$T/pki/server.key
 relay-ip=127.0.0.1
 lt-cred-mech
 realm=pbxedge
@@ -57,7 +63,6 @@ user=alice:secret
 allow-loopback-peers
 min-port=$CLO
 max-port=$((CLO + 99))
-no-tls
 no-dtls
 no-cli
 verbose
@@ -74,8 +79,11 @@ full coturn-udp --server "127.0.0.1:$CP" --user alice --password secret --peer "
 	--count "$COUNT"
 full coturn-tcp --server "127.0.0.1:$CP" --tcp --user alice --password secret \
 	--peer "127.0.0.1:$PEER" --count "$COUNT"
+wait_listening "$CTP"
+full coturn-tls --server "127.0.0.1:$CTP" --tls "$T/pki/ca.pem" --user alice --password secret \
+	--peer "127.0.0.1:$PEER" --count "$COUNT"
 # Each release reached coturn as a Refresh with lifetime 0.
-wait_count "$T/coturn.log" "refreshed, realm=<pbxedge>, username=<alice>, lifetime=0" 2 5
+wait_count "$T/coturn.log" "refreshed, realm=<pbxedge>, username=<alice>, lifetime=0" 3 5
 
 out=$(drive --server "127.0.0.1:$CP" --user alice --password wrong 2>&1) && fail "wrong password allocated: $out"
 grep -Eq '^allocate=auth code=401 ' <<<"$out" || fail "wrong password: $out"
@@ -100,12 +108,16 @@ kill -TERM "$PID_coturn"
 
 # ---- turnd ----
 P=$(free_udp)
+TP=$(free_port)
 LO=$(( (CLO + 10000 - 40000) % 20000 + 40000 ))
 ok R init >/dev/null
 ok R turn user add alice secret
 ok R set turnd.listen "127.0.0.1:$P"
 ok R set turnd.min-port "$LO"
 ok R set turnd.max-port "$((LO + 99))"
+ok R set turnd.tls-listen "127.0.0.1:$TP"
+ok R set turnd.tls-cert "$T/pki/server.pem"
+ok R set turnd.tls-key "$T/pki/server.key"
 # Wrong passwords and refused peers are suspicious: keep the test client
 # off the blacklist.
 ok R whitelist add 127.0.0.1 --reason "test client"
@@ -126,7 +138,12 @@ full turnd-udp --server "127.0.0.1:$P" --user alice --password secret --peer "12
 	--count "$COUNT"
 full turnd-tcp --server "127.0.0.1:$P" --tcp --user alice --password secret \
 	--peer "127.0.0.1:$PEER" --count "$COUNT"
-wait_count "$T/turnd.log" "allocation-ended .* user=alice .*reason=refresh-0" 3 5
+full turnd-tls --server "127.0.0.1:$TP" --tls "$T/pki/ca.pem" --user alice --password secret \
+	--peer "127.0.0.1:$PEER" --count "$COUNT"
+for tr in udp tcp tls; do
+	grep -Eq "allocation-ended .* user=alice .*transport=$tr .*reason=refresh-0 .*packets-in=$((2 * COUNT)) packets-out=$((2 * COUNT))" \
+		"$T/turnd.log" || fail "turnd: no $tr allocation ended by refresh-0 with $((2 * COUNT)) packets each way"
+done
 
 # Held open, rpctl turn status lists the allocation; released, no more.
 drive --server "127.0.0.1:$P" --user alice --password secret --hold-ms 4000 >"$T/hold.out" 2>&1 &

@@ -5,9 +5,12 @@
  * key=value line per step ("allocate=ok relayed=...", "allocate=auth
  * code=401 ...") and exits 0 only if every step asked for succeeded.
  *
- * Usage: turn_client_drive --server IP:PORT [--tcp] --user U --password P
- *        [--peer IP:PORT] [--count N] [--cap-ms MS] [--icmp] [--hold-ms MS]
- * Without --peer it only allocates and releases.  --icmp reports ICMP
+ * Usage: turn_client_drive --server IP:PORT [--tcp | --tls CA.pem] --user U
+ *        --password P [--peer IP:PORT] [--count N] [--cap-ms MS] [--icmp]
+ *        [--hold-ms MS]
+ * --tls runs the stream through the library's TLS (pbxedge/tls.h), the
+ * server verified against CA.pem.  Without --peer it only allocates and
+ * releases.  --icmp reports ICMP
  * errors (a connected UDP socket's ECONNREFUSED) to the client.
  * --hold-ms keeps the allocation that long before releasing it. */
 #include <errno.h>
@@ -19,12 +22,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pbxedge/tls.h>
 #include <pbxedge/turn.h>
 
 struct drv {
 	struct turn_client c;
 	int fd;
 	bool tcp, icmp;
+	struct pbx_tls *tls;
 	struct pbx_addr server;
 	int64_t t0;
 	struct pbx_addr peer;
@@ -40,8 +45,39 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void lost(struct drv *d)
+{
+	d->closed = true;
+	turn_client_closed(&d->c, now_ms() - d->t0);
+}
+
+/* Wait (at most a second) for what TLS asked for after -EAGAIN. */
+static void tls_wait(struct drv *d)
+{
+	struct pollfd pfd = { d->fd, pbx_tls_want_write(d->tls) ? POLLOUT : POLLIN, 0 };
+	poll(&pfd, 1, 1000);
+}
+
 static void send_all(struct drv *d, const uint8_t *p, size_t len)
 {
+	if (d->tls) {
+		size_t off = 0, put;
+		for (int tries = 0; off < len && tries < 100; tries++) {
+			int rc = pbx_tls_write(d->tls, p + off, len - off, &put);
+			if (rc == -EAGAIN) {
+				tls_wait(d);
+				continue;
+			}
+			if (rc) {
+				lost(d);
+				return;
+			}
+			off += put;
+		}
+		if (off < len)
+			lost(d);
+		return;
+	}
 	if (d->tcp) {
 		size_t off = 0;
 		while (off < len) {
@@ -88,9 +124,43 @@ static void on_data(struct drv *d, const struct turn_input *in)
 	}
 }
 
+static void feed(struct drv *d, const uint8_t *buf, size_t n, int64_t now)
+{
+	size_t off = 0;
+	do {
+		struct turn_input in;
+		if (turn_client_input(&d->c, buf + off, n - off, now, &in)) {
+			d->closed = true;
+			return;
+		}
+		on_data(d, &in);
+		off += in.used;
+	} while (off < n);
+}
+
+static void receive_tls(struct drv *d)
+{
+	static uint8_t buf[16384];
+	do {
+		size_t got;
+		int rc = pbx_tls_read(d->tls, buf, sizeof buf, &got);
+		if (rc == -EAGAIN)
+			return;
+		if (rc || got == 0) {
+			lost(d);
+			return;
+		}
+		feed(d, buf, got, now_ms() - d->t0);
+	} while (!d->closed && pbx_tls_pending(d->tls) > 0);
+}
+
 static void receive(struct drv *d)
 {
 	static uint8_t buf[70000];
+	if (d->tls) {
+		receive_tls(d);
+		return;
+	}
 	ssize_t n = d->tcp ? read(d->fd, buf, sizeof buf) : recv(d->fd, buf, sizeof buf, 0);
 	int64_t now = now_ms() - d->t0;
 	if (n < 0 && errno == ECONNREFUSED && d->icmp) {
@@ -100,20 +170,10 @@ static void receive(struct drv *d)
 	if (n < 0)
 		return;
 	if (n == 0 && d->tcp) {
-		d->closed = true;
-		turn_client_closed(&d->c, now);
+		lost(d);
 		return;
 	}
-	size_t off = 0;
-	do {
-		struct turn_input in;
-		if (turn_client_input(&d->c, buf + off, (size_t)n - off, now, &in)) {
-			d->closed = true;
-			return;
-		}
-		on_data(d, &in);
-		off += in.used;
-	} while (off < (size_t)n);
+	feed(d, buf, (size_t)n, now);
 }
 
 /* Run the client until done() or limit ms (the caller's clock) pass. */
@@ -130,7 +190,7 @@ static bool run_until(struct drv *d, bool (*done)(struct drv *), int64_t limit)
 		int64_t until = dl >= 0 && dl < limit ? dl : limit;
 		int wait = until > now ? (int)(until - now) : 0;
 		struct pollfd pfd = { d->fd, POLLIN, 0 };
-		if (poll(&pfd, 1, wait) > 0)
+		if ((d->tls && pbx_tls_pending(d->tls) > 0) || poll(&pfd, 1, wait) > 0)
 			receive(d);
 	}
 }
@@ -197,6 +257,37 @@ static void send_burst(struct drv *d, const char *tag)
 	}
 }
 
+/* TLS over the connected socket, made non-blocking: the handshake, within
+ * five seconds. */
+static int start_tls(struct drv *d, const char *ca, const char *host)
+{
+	struct pbx_tls_creds *creds;
+	struct pbx_err err;
+	int rc = pbx_tls_client_creds_new(ca, NULL, &creds, &err);
+	if (rc) {
+		fprintf(stderr, "tls: %s\n", pbx_err_text(&err));
+		return rc;
+	}
+	fcntl(d->fd, F_SETFL, fcntl(d->fd, F_GETFL) | O_NONBLOCK);
+	rc = pbx_tls_connect(creds, d->fd, host, &d->tls);
+	pbx_tls_creds_unref(creds);
+	int64_t until = now_ms() + 5000;
+	while (rc == 0) {
+		rc = pbx_tls_handshake(d->tls);
+		if (rc != -EAGAIN)
+			break;
+		if (now_ms() > until) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		tls_wait(d);
+		rc = 0;
+	}
+	if (rc)
+		fprintf(stderr, "tls: %s\n", d->tls ? pbx_tls_error(d->tls) : pbx_strerror(rc));
+	return rc;
+}
+
 static int open_socket(struct drv *d)
 {
 	d->fd = socket(pbx_addr_family(&d->server), (d->tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC,
@@ -210,15 +301,16 @@ static int open_socket(struct drv *d)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: turn_client_drive --server IP:PORT [--tcp] --user U --password P "
-			"[--peer IP:PORT] [--count N] [--cap-ms MS] [--icmp] [--hold-ms MS]\n");
+	fprintf(stderr, "usage: turn_client_drive --server IP:PORT [--tcp | --tls CA.pem] --user U "
+			"--password P [--peer IP:PORT] [--count N] [--cap-ms MS] [--icmp] "
+			"[--hold-ms MS]\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
 	static struct drv d;
-	const char *server = NULL, *user = NULL, *password = "", *peer = NULL;
+	const char *server = NULL, *user = NULL, *password = "", *peer = NULL, *ca = NULL;
 	long cap = 0, hold = 0;
 	d.count = 10;
 	for (int i = 1; i < argc; i++) {
@@ -229,6 +321,8 @@ int main(int argc, char **argv)
 			d.icmp = true;
 		else if (!v)
 			return usage();
+		else if (!strcmp(a, "--tls"))
+			ca = v, d.tcp = true, i++;
 		else if (!strcmp(a, "--server"))
 			server = v, i++;
 		else if (!strcmp(a, "--user"))
@@ -251,7 +345,7 @@ int main(int argc, char **argv)
 	    (peer && pbx_addr_parse(pbx_span_cstr(peer), 0, PBX_ADDR_NEED_PORT, &d.peer, NULL)))
 		return usage();
 	struct turn_client_config cfg = {
-		.transport = d.tcp ? TURN_TCP : TURN_UDP,
+		.transport = ca ? TURN_TLS : d.tcp ? TURN_TCP : TURN_UDP,
 		.user = pbx_span_cstr(user),
 		.password = pbx_span_cstr(password),
 		.tx_cap_ms = (uint32_t)cap,
@@ -260,6 +354,11 @@ int main(int argc, char **argv)
 		return usage();
 	d.t0 = now_ms();
 	int rc = open_socket(&d);
+	if (rc == 0 && ca) {
+		char host[PBX_ADDRSTRLEN];
+		pbx_addr_format_ip(&d.server, host, sizeof host);
+		rc = start_tls(&d, ca, host);
+	}
 	if (rc) {
 		printf("allocate=closed connect=\"%s\"\n", pbx_strerror(rc));
 		return 1;
@@ -320,6 +419,10 @@ int main(int argc, char **argv)
 	       (unsigned long long)st->data_out_send, (unsigned long long)st->data_out_channel,
 	       (unsigned long long)st->data_in_data, (unsigned long long)st->data_in_channel);
 	turn_client_cleanup(&d.c);
+	if (d.tls) {
+		pbx_tls_bye(d.tls);
+		pbx_tls_free(d.tls);
+	}
 	close(d.fd);
 	return ok ? 0 : 1;
 }
