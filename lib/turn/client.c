@@ -220,13 +220,14 @@ static void alloc_lost(struct turn_client *c, const struct turn_result *why)
 	push_event(c, TURN_EV_FAILED, 0, why);
 }
 
-/* The allocation failed or ended: what waits for it will never be sent. */
+/* The allocation failed or ended: what waits for it will never be sent,
+ * and what was installed is gone with it. */
 static void cancel_waiting(struct turn_client *c, int64_t now)
 {
 	for (size_t i = 0; i < c->n_perm; i++) {
 		struct turn_perm *p = &c->perm[i];
 		p->refresh_at = NEVER;
-		if (p->state == TURN_P_WAITING) {
+		if (p->state == TURN_P_WAITING || p->state == TURN_P_OK) {
 			p->state = TURN_P_FAILED;
 			p->r.reason = TURN_R_CANCELLED;
 			p->r.settled = now;
@@ -235,7 +236,7 @@ static void cancel_waiting(struct turn_client *c, int64_t now)
 	for (size_t i = 0; i < c->n_chan; i++) {
 		struct turn_chan *h = &c->chan[i];
 		h->refresh_at = NEVER;
-		if (h->state == TURN_P_WAITING) {
+		if (h->state == TURN_P_WAITING || h->state == TURN_P_OK) {
 			h->state = TURN_P_FAILED;
 			h->r.reason = TURN_R_CANCELLED;
 			h->r.settled = now;

@@ -672,6 +672,29 @@ START_TEST(test_turn_client_release)
 	ck_assert_int_eq(turn_client_permit(&f->c, &(struct pbx_addr){ 0 }, 0), PBX_E_INVALID);
 	fx_free(f);
 
+	/* What the allocation held goes with it. */
+	f = allocated_at(TURN_UDP, 0);
+	struct pbx_addr peer = addr("203.0.113.5:7000");
+	turn_client_permit(&f->c, &peer, 0);
+	turn_client_bind(&f->c, &peer, 0);
+	expect(f, 0, STUN_CREATE_PERMISSION);
+	ok_answer(f, 1);
+	ck_assert_int_eq(turn_client_permission(&f->c, &peer, NULL), TURN_P_OK);
+	ck_assert_int_eq(turn_client_channel(&f->c, &peer, NULL, NULL), TURN_P_PENDING);
+	drain(f);
+	turn_client_release(&f->c, 5);
+	struct turn_result r;
+	ck_assert_int_eq(turn_client_permission(&f->c, &peer, &r), TURN_P_FAILED);
+	ck_assert_int_eq(r.reason, TURN_R_CANCELLED);
+	ck_assert_int_eq(turn_client_channel(&f->c, &peer, NULL, &r), TURN_P_FAILED);
+	ck_assert_int_eq(r.reason, TURN_R_CANCELLED);
+	ev = event(f);
+	ck_assert_int_eq(ev.type, TURN_EV_CHANNEL);
+	ck_assert_int_eq(ev.result.reason, TURN_R_CANCELLED);
+	expect(f, 5, STUN_REFRESH);
+	nothing(f, 6);
+	fx_free(f);
+
 	/* 437 on release: gone already, which is fine. */
 	f = allocated_at(TURN_UDP, 0);
 	turn_client_release(&f->c, 100);

@@ -133,7 +133,8 @@ enum turn_reason {
 	TURN_R_BAD_RESPONSE,  /* "bad-response": a success that lacks what it
 			       * must carry, or a realm or nonce too long */
 	TURN_R_LOCAL,         /* "local": the request could not be built */
-	TURN_R_CANCELLED,     /* "cancelled": given up by a release */
+	TURN_R_CANCELLED,     /* "cancelled": given up by a release, or a
+			       * permission or channel whose allocation ended */
 	TURN_R_COUNT
 };
 
