@@ -19,6 +19,13 @@
  * keep their last result, and every change of state is queued as a struct
  * turn_event.  The password is kept only to derive the long-term key; it
  * is never sent, logged or put in a result.
+ *
+ * An ICE agent holds one client per TURN server: it asks for a permission
+ * (turn_client_permit) toward each remote candidate it checks through the
+ * relay, or a channel (turn_client_bind) for the pair it keeps, sends its
+ * checks with turn_client_send, gets the answers back as data events, and
+ * reads per-peer outcomes with turn_client_permission (a 403 names the
+ * peer it was for).
  */
 #ifndef PBXEDGE_TURN_H
 #define PBXEDGE_TURN_H
@@ -67,7 +74,7 @@ PBX_API int turn_rest_username(struct pbx_span user, int64_t expiry, char *out, 
 PBX_API int turn_rest_mint(struct pbx_span secret, struct pbx_span user, int64_t now,
 			   int64_t ttl, char *username, size_t un, char *password, size_t pn);
 
-/* ---- the client (client.c, stream.c, names.c) ---- */
+/* ---- the client (client.c, data.c, names.c) ---- */
 
 /* Transport to the TURN server.  TLS is framed like TCP; the TLS session
  * itself is the caller's. */
@@ -316,7 +323,7 @@ struct turn_client {
 	struct turn_event ev[TURN_MAX_EVENTS];
 	size_t ev_head, ev_n;
 	uint8_t ind_tid[STUN_TID_LEN]; /* Send indications: a counter */
-	/* Stream framing (stream.c). */
+	/* Stream framing (data.c). */
 	uint8_t sbuf[TURN_STREAM_MAX];
 	size_t shave, sskip;
 	bool broken;
