@@ -337,6 +337,54 @@ START_TEST(test_turn_client_allocate_auth_failures)
 }
 END_TEST
 
+/* RFC 8489 9.2.4: a nonce with the password-algorithms feature and a
+ * PASSWORD-ALGORITHMS list: the list echoed, MD5 named. */
+START_TEST(test_turn_client_password_algorithms)
+{
+	for (int with_md5 = 1; with_md5 >= 0; with_md5--) {
+		struct fx *f = fx_new(TURN_UDP, 0, 0, 0);
+		char nonce[64];
+		stun_integrity_nonce_cookie(STUN_FEATURE_PASSWORD_ALGORITHMS, nonce);
+		strcat(nonce, "abcdef");
+		turn_client_allocate(&f->c, 0);
+		expect(f, 0, STUN_ALLOCATE);
+		struct stun_enc e;
+		struct stun_pwalg algs[2] = { { STUN_PWALG_SHA256, { NULL, 0 } },
+					      { STUN_PWALG_MD5, { NULL, 0 } } };
+		begin(f, &e, STUN_ERROR);
+		stun_attr_put_error(&e, 401, NULL);
+		stun_attr_put_text(&e, STUN_A_REALM, REALM, strlen(REALM));
+		stun_attr_put_text(&e, STUN_A_NONCE, nonce, strlen(nonce));
+		stun_attr_put_password_algorithms(&e, algs, with_md5 ? 2 : 1);
+		end(f, &e, false);
+		struct stun_msg chal;
+		ck_assert_int_eq(stun_msg_decode(&chal, f->ans, f->ans_len), 0);
+		size_t ci, ri;
+		ck_assert(has(&chal, STUN_A_PASSWORD_ALGORITHMS, &ci));
+		answer(f, 1);
+		if (!with_md5) {
+			ck_assert_int_eq(event(f).result.reason, TURN_R_AUTH);
+			nothing(f, 1);
+			fx_free(f);
+			continue;
+		}
+		expect(f, 1, STUN_ALLOCATE);
+		signed_with(f, nonce);
+		struct pbx_span a, b;
+		ck_assert(has(&f->req, STUN_A_PASSWORD_ALGORITHMS, &ri));
+		stun_attr_raw(&chal, ci, &a);
+		stun_attr_raw(&f->req, ri, &b);
+		ck_assert_uint_eq(a.len, b.len);
+		ck_assert_mem_eq(a.p, b.p, a.len);
+		struct stun_pwalg used;
+		ck_assert(has(&f->req, STUN_A_PASSWORD_ALGORITHM, &ri));
+		ck_assert_int_eq(stun_attr_password_algorithm(&f->req, ri, &used), 0);
+		ck_assert_uint_eq(used.alg, STUN_PWALG_MD5);
+		fx_free(f);
+	}
+}
+END_TEST
+
 START_TEST(test_turn_client_stale_nonce)
 {
 	struct fx *f = fx_new(TURN_UDP, 0, 0, 0);
@@ -1146,6 +1194,7 @@ int main(void)
 	TCase *tc = tcase_create("turn_client");
 	tcase_add_test(tc, test_turn_client_allocate_401);
 	tcase_add_test(tc, test_turn_client_allocate_auth_failures);
+	tcase_add_test(tc, test_turn_client_password_algorithms);
 	tcase_add_test(tc, test_turn_client_stale_nonce);
 	tcase_add_test(tc, test_turn_client_families);
 	tcase_add_test(tc, test_turn_client_error_codes);
