@@ -1,56 +1,11 @@
 /* auth.c - turnd's nonces (RFC 8489 9.2: stateless, bound to the client's
- * address, stale after TURND_NONCE_S) and the TURN REST convention for
- * time-limited credentials (draft-uberti-behave-turn-rest: user name
- * "EXPIRY:USER", password base64(HMAC-SHA1(secret, user name))). */
+ * address, stale after TURND_NONCE_S).  TURN REST credentials are the
+ * library's (turn_rest_*, lib/turn/rest.c). */
 #include <errno.h>
 #include <gnutls/crypto.h>
 #include <string.h>
 
 #include "turnd.h"
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int auth_rest_password(struct pbx_span secret, struct pbx_span username, char *out, size_t n)
-{
-	uint8_t mac[20];
-	if (gnutls_hmac_fast(GNUTLS_MAC_SHA1, secret.p, secret.len, username.p, username.len,
-			     mac) < 0)
-		return -EIO;
-	/* 20 bytes: 28 characters with one '=' of padding. */
-	if (n < 29)
-		return PBX_E_NOSPACE;
-	size_t o = 0;
-	for (size_t i = 0; i < 20; i += 3) {
-		uint32_t v = (uint32_t)mac[i] << 16;
-		size_t k = 20 - i < 3 ? 20 - i : 3;
-		if (k > 1)
-			v |= (uint32_t)mac[i + 1] << 8;
-		if (k > 2)
-			v |= mac[i + 2];
-		out[o++] = b64[v >> 18 & 63];
-		out[o++] = b64[v >> 12 & 63];
-		out[o++] = k > 1 ? b64[v >> 6 & 63] : '=';
-		out[o++] = k > 2 ? b64[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-int auth_rest_expiry(struct pbx_span username, int64_t *expiry)
-{
-	struct pbx_span ts = username, rest;
-	pbx_span_cut(username, ':', &ts, &rest);
-	if (ts.len == 0 || ts.len > 12)
-		return PBX_E_MALFORMED;
-	int64_t v = 0;
-	for (size_t i = 0; i < ts.len; i++) {
-		if (ts.p[i] < '0' || ts.p[i] > '9')
-			return PBX_E_MALFORMED;
-		v = v * 10 + (ts.p[i] - '0');
-	}
-	*expiry = v;
-	return 0;
-}
 
 static void nonce_mac(const uint8_t secret[16], const struct pbx_addr *client, uint32_t expiry,
 		      uint8_t mac[20])

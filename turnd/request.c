@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <pbxedge/log.h>
+#include <pbxedge/turn.h>
 
 #include "turnd.h"
 
@@ -201,7 +202,7 @@ static bool authenticate(struct turnd_req *r)
 		ok = pbx_span_eq(realm, pbx_span_cstr(acc->realm)) && key_matches(r, &key);
 	} else if (r->snap->n_turn_secrets) {
 		int64_t expiry;
-		if (auth_rest_expiry(user, &expiry)) {
+		if (turn_rest_expiry(user, &expiry)) {
 			why = "unknown-user";
 		} else if (expiry <= r->unix_now) {
 			why = "rest-expired";
@@ -209,7 +210,7 @@ static bool authenticate(struct turnd_req *r)
 			for (size_t s = 0; !ok && s < r->snap->n_turn_secrets; s++) {
 				char pw[32];
 				struct stun_key key;
-				if (auth_rest_password(pbx_span_cstr(r->snap->turn_secrets[s]), user,
+				if (turn_rest_password(pbx_span_cstr(r->snap->turn_secrets[s]), user,
 						       pw, sizeof pw) ||
 				    stun_integrity_key_long(&key, want_sha256 ? STUN_PWALG_SHA256
 									      : STUN_PWALG_MD5,

@@ -1,6 +1,6 @@
 /* turnd.h - what turnd's files share: its configuration as understood, the
- * pure parts (peer policy, port pool, per-allocation peer table, REST
- * credentials, nonces), the shared context, per-worker state, allocations,
+ * pure parts (peer policy, port pool, per-allocation peer table,
+ * nonces), the shared context, per-worker state, allocations,
  * counters and the method table. */
 #ifndef TURND_H
 #define TURND_H
@@ -170,16 +170,7 @@ int peers_peer_channel(const struct peer_table *t, const struct pbx_addr *peer, 
  * PEERS_MAX_CHAN bounds live and reserved bindings together. */
 void peers_expire(struct peer_table *t, int64_t now);
 
-/* ---- auth.c: nonces and credentials ---- */
-
-/* auth_rest_password - the TURN REST password for username with secret:
- * base64(HMAC-SHA1(secret, username)) into out (size n, NUL-terminated).
- * Returns 0 or PBX_E_NOSPACE / -EIO. */
-int auth_rest_password(struct pbx_span secret, struct pbx_span username, char *out, size_t n);
-
-/* auth_rest_expiry - the expiry of a TURN REST user name "EXPIRY:USER" (or
- * "EXPIRY").  Returns 0 with *expiry, or PBX_E_MALFORMED. */
-int auth_rest_expiry(struct pbx_span username, int64_t *expiry);
+/* ---- auth.c: nonces (TURN REST credentials: pbxedge/turn.h) ---- */
 
 /* auth_nonce_make - a nonce for client valid until now + TURND_NONCE_S,
  * bound to it by an HMAC with secret (16 bytes), into out (size n). */

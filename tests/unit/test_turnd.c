@@ -1,7 +1,7 @@
 /* test_turnd.c - turnd's pure parts: the peer policy (policy_check), the
  * relay port pool (ports_take, ports_take_reserved, ports_give), one
- * allocation's permissions and channels (peers_*), TURN REST credentials
- * (auth_rest_password, auth_rest_expiry) and nonces (auth_nonce_*). */
+ * allocation's permissions and channels (peers_*) and nonces
+ * (auth_nonce_*); TURN REST credentials are tested in test_turn_rest.c. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,27 +296,6 @@ START_TEST(test_peers_cooling_bounded)
 }
 END_TEST
 
-START_TEST(test_auth_rest)
-{
-	char pw[32];
-	int64_t exp;
-	ck_assert_int_eq(auth_rest_password(pbx_span_cstr("north"),
-					    pbx_span_cstr("1700000000:alice"), pw, sizeof pw), 0);
-	/* python3: base64(hmac.new(b"north", b"1700000000:alice", sha1)) */
-	ck_assert_str_eq(pw, "Cd/49soE35ICqcJF/bCTn8Z4OyE=");
-	ck_assert_int_eq(auth_rest_password(pbx_span_cstr("north"), pbx_span_cstr("x"), pw, 28),
-			 PBX_E_NOSPACE);
-	ck_assert_int_eq(auth_rest_expiry(pbx_span_cstr("1700000000:alice"), &exp), 0);
-	ck_assert_int_eq(exp, 1700000000);
-	ck_assert_int_eq(auth_rest_expiry(pbx_span_cstr("1700000000"), &exp), 0);
-	ck_assert_int_eq(auth_rest_expiry(pbx_span_cstr("alice"), &exp), PBX_E_MALFORMED);
-	ck_assert_int_eq(auth_rest_expiry(pbx_span_cstr(":alice"), &exp), PBX_E_MALFORMED);
-	ck_assert_int_eq(auth_rest_expiry(pbx_span_cstr("17x:alice"), &exp), PBX_E_MALFORMED);
-	ck_assert_int_eq(auth_rest_expiry(pbx_span_cstr("1234567890123:a"), &exp),
-			 PBX_E_MALFORMED);
-}
-END_TEST
-
 START_TEST(test_auth_nonce)
 {
 	uint8_t secret[16] = { 1, 2, 3 }, other[16] = { 9 };
@@ -354,7 +333,6 @@ int main(void)
 	tcase_add_test(tc, test_peers_bind);
 	tcase_add_test(tc, test_peers_bind_many);
 	tcase_add_test(tc, test_peers_cooling_bounded);
-	tcase_add_test(tc, test_auth_rest);
 	tcase_add_test(tc, test_auth_nonce);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
