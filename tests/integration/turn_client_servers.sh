@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# turn_client - the library's TURN client (pbxedge/turn.h), driven over
+# turn_client_servers - the library's TURN client (pbxedge/turn.h), driven over
 # real sockets by tests/integration/peers/turn_client_drive.c, against
 # coturn's turnserver and against turnd, over UDP, TCP and TLS (the
 # library's GnuTLS sessions, the server verified against a test CA): allocate, a
@@ -167,4 +167,4 @@ done
 
 out=$(drive --server "127.0.0.1:$P" --user alice --password wrong 2>&1) && fail "wrong password allocated: $out"
 grep -Eq '^allocate=auth code=401 ' <<<"$out" || fail "turnd, wrong password: $out"
-echo "turn_client: ok"
+echo "turn_client_servers: ok"
