@@ -782,21 +782,39 @@ static void run_timers(struct ice_agent *a, uint64_t now)
 	check_failure(a, now);
 }
 
+/* Whether a frozen pair of p's foundation may thaw: no pair of that
+ * foundation is waiting or in progress (RFC 8445 6.1.4.2). */
+static bool thawable(const struct ice_agent *a, const struct ice_pair *p)
+{
+	for (size_t j = 0; j < a->n_pairs; j++) {
+		const struct ice_pair *q = &a->pairs[j].pub;
+		if (same_foundation(q, p) &&
+		    (q->state == ICE_PAIR_WAITING || q->state == ICE_PAIR_IN_PROGRESS))
+			return false;
+	}
+	return true;
+}
+
+/* Whether an ordinary check could start: a waiting pair, or a frozen one
+ * that may thaw. */
+static bool can_check(const struct ice_agent *a)
+{
+	for (size_t i = 0; i < a->n_pairs; i++) {
+		const struct ice_pair *p = &a->pairs[i].pub;
+		if (p->state == ICE_PAIR_WAITING ||
+		    (p->state == ICE_PAIR_FROZEN && thawable(a, p)))
+			return true;
+	}
+	return false;
+}
+
 /* Initial states (RFC 8445 6.1.2.6): per foundation, the highest-priority
  * pair waits; the rest stay frozen. */
 static void unfreeze(struct ice_agent *a, uint64_t now)
 {
 	for (size_t k = 0; k < a->n_pairs; k++) {
 		struct ice_pair_int *p = &a->pairs[a->order[k]];
-		if (p->pub.state != ICE_PAIR_FROZEN)
-			continue;
-		bool busy = false;
-		for (size_t j = 0; j < a->n_pairs && !busy; j++) {
-			const struct ice_pair *q = &a->pairs[j].pub;
-			busy = same_foundation(q, &p->pub) &&
-			       (q->state == ICE_PAIR_WAITING || q->state == ICE_PAIR_IN_PROGRESS);
-		}
-		if (!busy)
+		if (p->pub.state == ICE_PAIR_FROZEN && thawable(a, &p->pub))
 			ice_pair_set_state(a, now, p, ICE_PAIR_WAITING);
 	}
 }
@@ -938,17 +956,16 @@ uint64_t ice_agent_next_deadline(const struct ice_agent *a, uint64_t now_ms)
 		d = min64(d, a->consent_ok_ms + a->cfg.consent_timeout_ms);
 	}
 	if (a->state == ICE_AGENT_RUNNING && a->have_remote) {
-		bool work = a->trig_n > 0;
-		for (size_t i = 0; i < a->n_pairs && !work; i++)
-			work = a->pairs[i].pub.state == ICE_PAIR_WAITING ||
-			       a->pairs[i].pub.state == ICE_PAIR_FROZEN;
-		if (work)
+		if (a->trig_n > 0 || can_check(a))
 			d = min64(d, a->next_check_ms);
-		if (a->role == ICE_CONTROLLING && a->nominating < 0 && a->have_valid)
+		if (a->role == ICE_CONTROLLING && a->nominating < 0 && any_valid(a))
 			d = min64(d, a->first_valid_ms + a->cfg.nominate_wait_ms);
 		if (a->cfg.fail_timeout_ms)
 			d = min64(d, a->remote_set_ms + a->cfg.fail_timeout_ms);
-		if (!a->remote_eoc && a->cfg.trickle_wait_ms)
+		/* Only while it lies ahead: once passed, failure waits for
+		 * the checks still running, which have their own times. */
+		if (!a->remote_eoc && a->cfg.trickle_wait_ms &&
+		    a->last_remote_ms + a->cfg.trickle_wait_ms > now_ms)
 			d = min64(d, a->last_remote_ms + a->cfg.trickle_wait_ms);
 	}
 	return d < now_ms ? now_ms : d;

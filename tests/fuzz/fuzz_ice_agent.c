@@ -63,7 +63,8 @@ static void drain(struct h *h)
 {
 	struct ice_tx tx;
 	struct stun_msg m;
-	for (int i = 0; i < 64; i++) {
+	int i;
+	for (i = 0; i < 64; i++) {
 		if (ice_agent_poll(h->a, h->now, h->out, sizeof h->out, &tx))
 			abort();
 		if (!tx.len)
@@ -78,6 +79,9 @@ static void drain(struct h *h)
 		if (!ice_event_name(ev.type))
 			abort();
 	check_invariants(h->a);
+	/* Nothing left due now: the next deadline lies ahead. */
+	if (i < 64 && ice_agent_next_deadline(h->a, h->now) <= h->now)
+		abort();
 }
 
 /* The bytes as attributes of a signed Binding message. */
