@@ -1172,6 +1172,88 @@ START_TEST(test_agent_behind_nat)
 }
 END_TEST
 
+static bool has_use_cand(const uint8_t *b, size_t len)
+{
+	struct stun_msg m;
+	size_t i;
+	decode(&m, b, len);
+	return stun_msg_find(&m, STUN_A_USE_CANDIDATE, 0, &i) == 0;
+}
+
+/* Regular nomination waits for better pairs still being checked, up to
+ * nominate_wait_ms after the first valid pair (RFC 8445 8.1.1). */
+static void nomination_case(bool better_answers)
+{
+	uint8_t b1[ICE_AGENT_PACKET_MAX], b2[ICE_AGENT_PACKET_MAX], o[ICE_AGENT_PACKET_MAX];
+	struct ice_tx tx;
+	struct ice_agent *a = agent(ICE_CONTROLLING, 9, UFRAG_A, PWD_A, NULL);
+	add_local(a, 1, "192.0.2.1:1000", "ha");
+	set_remote(a, 0, UFRAG_B, PWD_B);
+	struct ice_cand hi = cand(ICE_HOST, "198.51.100.1:1", 60000, "hi");
+	struct ice_cand lo = cand(ICE_RELAY, "198.51.100.2:2", 100, "lo");
+	ice_agent_add_remote(a, 0, &hi);
+	ice_agent_add_remote(a, 0, &lo);
+	struct pbx_addr mapped = addr_of("192.0.2.1:1000");
+	size_t n1 = poll1(a, 0, b1, &tx);
+	ck_assert(pbx_addr_equal(&tx.to, &hi.addr));
+	size_t n2 = poll1(a, 50, b2, &tx);
+	ck_assert(pbx_addr_equal(&tx.to, &lo.addr));
+	size_t r = make_answer(o, b2, n2, 0, &mapped, PWD_B);
+	recv_ok(a, 60, 1, "198.51.100.2:2", o, r, ICE_RECV_STUN);
+	ck_assert(pair_at(a, 1)->valid);
+	/* The better pair is still in progress: no nomination yet. */
+	for (uint64_t t = 60; t < 300; t += 10)
+		while (poll1(a, t, o, &tx))
+			ck_assert(!has_use_cand(o, tx.len));
+	if (better_answers) {
+		r = make_answer(o, b1, n1, 0, &mapped, PWD_B);
+		recv_ok(a, 300, 1, "198.51.100.1:1", o, r, ICE_RECV_STUN);
+		ck_assert_uint_gt(poll1(a, 300, o, &tx), 0);
+		ck_assert(has_use_cand(o, tx.len));
+		ck_assert(pbx_addr_equal(&tx.to, &hi.addr));
+	} else {
+		/* 500 ms after the first valid pair, the valid one is taken. */
+		for (uint64_t t = 300; t < 560; t += 10)
+			while (poll1(a, t, o, &tx))
+				ck_assert(!has_use_cand(o, tx.len));
+		ck_assert_uint_eq(ice_agent_next_deadline(a, 550), 560);
+		ck_assert_uint_gt(poll1(a, 560, o, &tx), 0);
+		ck_assert(has_use_cand(o, tx.len));
+		ck_assert(pbx_addr_equal(&tx.to, &lo.addr));
+	}
+	/* Its success nominates and selects. */
+	size_t n = tx.len;
+	memcpy(b1, o, n);
+	r = make_answer(o, b1, n, 0, &mapped, PWD_B);
+	recv_ok(a, 600, 1, better_answers ? "198.51.100.1:1" : "198.51.100.2:2", o, r,
+		ICE_RECV_STUN);
+	const struct ice_pair *p;
+	ck_assert_int_eq(ice_agent_selected(a, &p), 0);
+	ck_assert(pbx_addr_equal(&p->remote, better_answers ? &hi.addr : &lo.addr));
+	ck_assert_int_eq(ice_agent_state(a, NULL), ICE_AGENT_COMPLETED);
+	ice_agent_free(a);
+}
+
+START_TEST(test_agent_nomination_waits_for_better)
+{
+	nomination_case(true);
+	nomination_case(false);
+}
+END_TEST
+
+/* Against an ice-lite peer we are controlling (RFC 8445 6.1.1). */
+START_TEST(test_agent_lite_peer)
+{
+	struct ice_agent *a = agent(ICE_CONTROLLED, 1, UFRAG_A, PWD_A, NULL);
+	ck_assert_int_eq(ice_agent_set_remote(a, 0, pbx_span_cstr(UFRAG_B), pbx_span_cstr(PWD_B),
+					      true),
+			 0);
+	ck_assert_int_eq(ice_agent_role(a), ICE_CONTROLLING);
+	ck_assert_int_eq(count_events(a, ICE_EV_ROLE_SWITCH, -1), 1);
+	ice_agent_free(a);
+}
+END_TEST
+
 static Suite *ice_agent_suite(void)
 {
 	Suite *s = suite_create("ice_agent");
@@ -1198,6 +1280,8 @@ static Suite *ice_agent_suite(void)
 	tcase_add_test(tc, test_agent_no_pairs);
 	tcase_add_test(tc, test_agent_fail_timeout_and_names);
 	tcase_add_test(tc, test_agent_behind_nat);
+	tcase_add_test(tc, test_agent_nomination_waits_for_better);
+	tcase_add_test(tc, test_agent_lite_peer);
 	suite_add_tcase(s, tc);
 	return s;
 }
