@@ -111,7 +111,8 @@ static struct recs recs_of(struct ice_agent *a, int socket_id, const struct pbx_
 /* Role conflict on a request (RFC 8445 7.3.1.1).  Returns true if the
  * request was answered with 487 and is done. */
 static bool role_conflict(struct ice_agent *a, uint64_t now, const struct stun_msg *m,
-			  int socket_id, const struct pbx_addr *from, struct recs rs)
+			  int socket_id, const struct pbx_addr *from, struct recs rs,
+			  bool *switched)
 {
 	size_t i;
 	uint64_t theirs = 0;
@@ -133,6 +134,7 @@ static bool role_conflict(struct ice_agent *a, uint64_t now, const struct stun_m
 		return true;
 	}
 	ice_ev_push(a, now, ICE_EV_ROLE_CONFLICT, 0, (int)a->role, 0, from);
+	*switched = true;
 	ice_set_role(a, now, a->role == ICE_CONTROLLING ? ICE_CONTROLLED : ICE_CONTROLLING);
 	return false;
 }
@@ -204,7 +206,8 @@ static void on_request(struct ice_agent *a, uint64_t now, int socket_id,
 	EACH_REC(rs, r) r->req_in_ok++;
 	if (a->have_remote && !pbx_span_eq(right, pbx_span_cstr(a->remote_ufrag)))
 		EACH_REC(rs, r) r->req_in_wrong_remote++;
-	if (role_conflict(a, now, m, socket_id, from, rs))
+	bool switched = false;
+	if (role_conflict(a, now, m, socket_id, from, rs, &switched))
 		return;
 	size_t iuc;
 	bool use_cand = has_attr(m, STUN_A_USE_CANDIDATE, &iuc);
@@ -227,6 +230,7 @@ static void on_request(struct ice_agent *a, uint64_t now, int socket_id,
 		ice_rec_in(r, now);
 		r->req_in_ok++;
 		r->use_cand_in += use_cand;
+		r->req_in_conflict += switched;
 	}
 }
 

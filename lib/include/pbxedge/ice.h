@@ -492,7 +492,7 @@ struct ice_agent;
  * then sets role, tie_breaker, random_seed, ufrag and pwd. */
 PBX_API void ice_agent_config_default(struct ice_agent_config *c);
 
-/* ice_agent_new - allocate an agent (about 200 KB, once: nothing is
+/* ice_agent_new - allocate an agent (about 170 KB, once: nothing is
  * allocated later) with a copy of c into *out.  Returns 0, PBX_E_INVALID
  * (ufrag or pwd outside RFC 8839's lengths, component 0 or over 256, Ta 0,
  * max_sends 0) or -ENOMEM.  Free it with ice_agent_free. */
