@@ -834,7 +834,10 @@ static struct ice_pair_int *next_check(struct ice_agent *a, uint64_t now, bool *
 		p->queued = false;
 		*use_cand = p->queued_use_cand;
 		p->queued_use_cand = false;
-		if (p->pub.state == ICE_PAIR_FAILED && !*use_cand)
+		/* Settled meanwhile (the cancelled check's answer came): only
+		 * a nomination still has to go. */
+		if ((p->pub.state == ICE_PAIR_FAILED || p->pub.state == ICE_PAIR_SUCCEEDED) &&
+		    !*use_cand)
 			continue;
 		return p;
 	}

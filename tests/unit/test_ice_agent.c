@@ -1254,6 +1254,45 @@ START_TEST(test_agent_lite_peer)
 }
 END_TEST
 
+/* A check from the peer on a pair in progress cancels our check and
+ * triggers a new one (RFC 8445 7.3.1.4); the cancelled check is no longer
+ * retransmitted, but its answer still counts. */
+START_TEST(test_agent_triggered_cancels_in_progress)
+{
+	uint8_t b[ICE_AGENT_PACKET_MAX], c[ICE_AGENT_PACKET_MAX], o[ICE_AGENT_PACKET_MAX];
+	struct ice_tx tx;
+	struct stun_msg m1, m2;
+	struct ice_agent *a = single(NULL);
+	size_t n1 = poll1(a, 0, b, &tx);
+	decode(&m1, b, n1);
+	size_t n = make_check(c, UFRAG_A ":" UFRAG_B, PWD_A, 5000, STUN_A_ICE_CONTROLLED, 1, false,
+			      0x31);
+	recv_ok(a, 100, 1, "192.0.2.9:9000", c, n, ICE_RECV_STUN);
+	ck_assert_int_eq(pair_at(a, 0)->state, ICE_PAIR_WAITING);
+	ck_assert_uint_gt(poll1(a, 100, o, &tx), 0); /* our answer */
+	size_t n2 = poll1(a, 100, c, &tx);           /* the triggered check */
+	ck_assert_uint_gt(n2, 0);
+	decode(&m2, c, n2);
+	ck_assert_mem_ne(m1.tid, m2.tid, STUN_TID_LEN);
+	ck_assert_uint_eq(pair_at(a, 0)->rec.checks, 2);
+	/* At 500 the first check would have been retransmitted: only the
+	 * triggered one is (at 100 + 500). */
+	ck_assert_uint_eq(poll1(a, 500, o, &tx), 0);
+	ck_assert_uint_gt(poll1(a, 600, o, &tx), 0);
+	struct stun_msg m3;
+	decode(&m3, o, tx.len);
+	ck_assert_mem_eq(m3.tid, m2.tid, STUN_TID_LEN);
+	/* The first check's late answer succeeds the pair. */
+	struct pbx_addr mapped = addr_of("192.0.2.1:1000");
+	size_t r = make_answer(o, b, n1, 0, &mapped, PWD_B);
+	recv_ok(a, 700, 1, "192.0.2.9:9000", o, r, ICE_RECV_STUN);
+	ck_assert_int_eq(pair_at(a, 0)->state, ICE_PAIR_SUCCEEDED);
+	ck_assert_uint_eq(pair_at(a, 0)->rec.rtt_last_ms, 700);
+	ck_assert_uint_eq(ice_agent_stats(a)->unmatched_responses, 0);
+	ice_agent_free(a);
+}
+END_TEST
+
 static Suite *ice_agent_suite(void)
 {
 	Suite *s = suite_create("ice_agent");
@@ -1282,6 +1321,7 @@ static Suite *ice_agent_suite(void)
 	tcase_add_test(tc, test_agent_behind_nat);
 	tcase_add_test(tc, test_agent_nomination_waits_for_better);
 	tcase_add_test(tc, test_agent_lite_peer);
+	tcase_add_test(tc, test_agent_triggered_cancels_in_progress);
 	suite_add_tcase(s, tc);
 	return s;
 }
