@@ -99,6 +99,7 @@ struct net_ep {
 	int sock;
 	struct pbx_addr addr;     /* where it listens */
 	struct pbx_addr seen_as;  /* source address its packets show (a NAT) */
+	bool hidden;              /* addr is private: reachable only as seen_as */
 };
 
 struct net_pkt {
@@ -151,7 +152,7 @@ static void net_send(struct net *n, struct ice_agent *ag, const struct ice_tx *t
 		if (n->ep[i].ag == ag && n->ep[i].sock == tx->socket_id)
 			from = (int)i;
 		if (pbx_addr_equal(&n->ep[i].seen_as, &tx->to) ||
-		    pbx_addr_equal(&n->ep[i].addr, &tx->to))
+		    (!n->ep[i].hidden && pbx_addr_equal(&n->ep[i].addr, &tx->to)))
 			to = (int)i;
 	}
 	ck_assert_int_ge(from, 0);
@@ -1151,6 +1152,7 @@ START_TEST(test_agent_behind_nat)
 	add_local(b, 2, "10.0.0.2:2000", "hb");
 	net_ep(n, a, 1, "192.0.2.1:1000", NULL);
 	net_ep(n, b, 2, "10.0.0.2:2000", "203.0.113.2:3000");
+	n->ep[1].hidden = true;
 	set_remote(a, 0, UFRAG_B, PWD_B);
 	set_remote(b, 0, UFRAG_A, PWD_A);
 	add_remote(a, 0, "10.0.0.2:2000", "hb"); /* unreachable private address */
@@ -1293,6 +1295,67 @@ START_TEST(test_agent_triggered_cancels_in_progress)
 }
 END_TEST
 
+/* Both behind endpoint-independent NATs, each signalling host and srflx
+ * candidates: the private hosts cannot reach each other, the srflx pairs
+ * can.  Both select the srflx path; the mapped address matches the srflx
+ * candidate (no prflx); the host pair's record shows checks without
+ * answers. */
+START_TEST(test_agent_both_behind_nat)
+{
+	struct net *n = net_new();
+	struct ice_agent *a = agent(ICE_CONTROLLING, 77, UFRAG_A, PWD_A, NULL);
+	struct ice_agent *b = agent(ICE_CONTROLLED, 66, UFRAG_B, PWD_B, NULL);
+	struct ice_cand ha = cand(ICE_HOST, "10.1.0.1:1000", 65535, "ha");
+	struct ice_cand sa = cand(ICE_SRFLX, "198.18.1.2:40000", 65535, "sa");
+	struct ice_cand hb = cand(ICE_HOST, "10.2.0.1:2000", 65535, "hb");
+	struct ice_cand sb = cand(ICE_SRFLX, "198.18.2.2:50000", 65535, "sb");
+	ck_assert_int_eq(ice_agent_add_local(a, 0, &ha, 1, &ha.addr), 0);
+	ck_assert_int_eq(ice_agent_add_local(a, 0, &sa, 1, &ha.addr), 0);
+	ck_assert_int_eq(ice_agent_add_local(b, 0, &hb, 2, &hb.addr), 0);
+	ck_assert_int_eq(ice_agent_add_local(b, 0, &sb, 2, &hb.addr), 0);
+	ice_agent_end_of_local(a, 0);
+	ice_agent_end_of_local(b, 0);
+	net_ep(n, a, 1, "10.1.0.1:1000", "198.18.1.2:40000");
+	net_ep(n, b, 2, "10.2.0.1:2000", "198.18.2.2:50000");
+	n->ep[0].hidden = n->ep[1].hidden = true;
+	set_remote(a, 0, UFRAG_B, PWD_B);
+	set_remote(b, 0, UFRAG_A, PWD_A);
+	/* Trickled in over the first 100 ms, then end-of-candidates. */
+	ck_assert_int_eq(ice_agent_add_remote(a, 0, &hb), 0);
+	ck_assert_int_eq(ice_agent_add_remote(b, 0, &ha), 0);
+	net_run(n, 100);
+	ck_assert_int_eq(ice_agent_add_remote(a, 100, &sb), 0);
+	ck_assert_int_eq(ice_agent_add_remote(b, 100, &sa), 0);
+	ice_agent_end_of_remote(a, 100);
+	ice_agent_end_of_remote(b, 100);
+	ck_assert_uint_eq(ice_agent_pair_count(a), 2);
+	net_run(n, 5000);
+	ck_assert_int_eq(ice_agent_state(a, NULL), ICE_AGENT_COMPLETED);
+	ck_assert_int_eq(ice_agent_state(b, NULL), ICE_AGENT_COMPLETED);
+	const struct ice_pair *pa, *pb;
+	ck_assert_int_eq(ice_agent_selected(a, &pa), 0);
+	ck_assert_int_eq(ice_agent_selected(b, &pb), 0);
+	ck_assert(pbx_addr_equal(&pa->remote, &sb.addr));
+	ck_assert(pbx_addr_equal(&pb->remote, &sa.addr));
+	ck_assert(pbx_addr_equal(&pa->local, &ha.addr));
+	ck_assert_int_eq(pa->local_type, ICE_HOST);
+	ck_assert_int_eq(pa->remote_type, ICE_SRFLX);
+	ck_assert_int_eq(pa->mapped_type, ICE_SRFLX);
+	ck_assert(pbx_addr_equal(&pa->mapped, &sa.addr));
+	for (size_t i = 0; i < ice_agent_pair_count(a); i++) {
+		const struct ice_pair *p = pair_at(a, i);
+		if (!pbx_addr_equal(&p->remote, &hb.addr))
+			continue;
+		ck_assert_uint_ge(p->rec.req_sent, 1);
+		ck_assert_uint_eq(p->rec.resp_ok, 0);
+		ck_assert_uint_eq(p->rec.req_in, 0);
+	}
+	ice_agent_free(a);
+	ice_agent_free(b);
+	free(n);
+}
+END_TEST
+
 static Suite *ice_agent_suite(void)
 {
 	Suite *s = suite_create("ice_agent");
@@ -1322,6 +1385,7 @@ static Suite *ice_agent_suite(void)
 	tcase_add_test(tc, test_agent_nomination_waits_for_better);
 	tcase_add_test(tc, test_agent_lite_peer);
 	tcase_add_test(tc, test_agent_triggered_cancels_in_progress);
+	tcase_add_test(tc, test_agent_both_behind_nat);
 	suite_add_tcase(s, tc);
 	return s;
 }
