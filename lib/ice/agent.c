@@ -357,6 +357,12 @@ int ice_agent_add_remote(struct ice_agent *a, uint64_t now_ms, const struct ice_
 			if (a->pairs[i].ri == ri)
 				fill_pair_view(a, &a->pairs[i]);
 		sort_pairs(a);
+		/* Now it pairs with every local candidate, as signalled ones do. */
+		for (size_t li = 0; li < a->n_local; li++)
+			if (a->local[li].c.transport == ICE_UDP && pairable_local(a, &a->local[li]) &&
+			    pairable(&a->local[li], c) &&
+			    ice_pair_find(a, a->local[li].socket_id, &c->addr) < 0)
+				pair_add(a, now_ms, li, (size_t)ri);
 		return 0;
 	}
 	if (a->n_remote == ICE_AGENT_REMOTE_MAX) {

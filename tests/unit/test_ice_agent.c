@@ -972,9 +972,13 @@ START_TEST(test_agent_triggered_and_prflx_remote)
 	ck_assert_uint_eq(pp->rec.req_in_ok, 1);
 	ck_assert_uint_eq(pp->rec.first_in_ms, 10);
 	/* The peer's signalled candidate for that address replaces the prflx. */
+	add_local(a, 2, "192.0.2.2:1000", "h2");
+	ck_assert_uint_eq(ice_agent_pair_count(a), 3); /* prflx remotes pair with no new local */
 	add_remote(a, 60, "203.0.113.50:5050", "sig");
 	ck_assert_int_eq(pp->remote_type, ICE_HOST);
 	ck_assert_str_eq(pp->remote_foundation, "sig");
+	ck_assert_uint_eq(ice_agent_pair_count(a), 4); /* ... but a signalled one does */
+	ck_assert_uint_eq(ice_agent_stats(a)->pairs_pruned, 0);
 	ice_agent_free(a);
 }
 END_TEST
