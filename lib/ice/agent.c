@@ -305,7 +305,8 @@ int ice_agent_add_local(struct ice_agent *a, uint64_t now_ms, const struct ice_c
 	    pbx_addr_family(base) != fam || (unsigned)c->type >= ICE_CAND_TYPES)
 		return PBX_E_INVALID;
 	for (size_t i = 0; i < a->n_local; i++)
-		if (a->local[i].socket_id == socket_id && pbx_addr_equal(&a->local[i].c.addr, &c->addr))
+		if (a->local[i].socket_id == socket_id &&
+		    pbx_addr_equal(&a->local[i].c.addr, &c->addr))
 			return PBX_E_EXISTS;
 	if (a->n_local == ICE_AGENT_LOCAL_MAX) {
 		a->stats.cands_dropped++;
@@ -359,8 +360,8 @@ int ice_agent_add_remote(struct ice_agent *a, uint64_t now_ms, const struct ice_
 		sort_pairs(a);
 		/* Now it pairs with every local candidate, as signalled ones do. */
 		for (size_t li = 0; li < a->n_local; li++)
-			if (a->local[li].c.transport == ICE_UDP && pairable_local(a, &a->local[li]) &&
-			    pairable(&a->local[li], c) &&
+			if (a->local[li].c.transport == ICE_UDP &&
+			    pairable_local(a, &a->local[li]) && pairable(&a->local[li], c) &&
 			    ice_pair_find(a, a->local[li].socket_id, &c->addr) < 0)
 				pair_add(a, now_ms, li, (size_t)ri);
 		return 0;
@@ -392,7 +393,8 @@ static int local_for_socket(const struct ice_agent *a, int socket_id, int family
 {
 	for (size_t i = 0; i < a->n_local; i++) {
 		const struct ice_lcand *l = &a->local[i];
-		if (l->socket_id == socket_id && (l->c.type == ICE_HOST || l->c.type == ICE_RELAY) &&
+		if (l->socket_id == socket_id &&
+		    (l->c.type == ICE_HOST || l->c.type == ICE_RELAY) &&
 		    pbx_addr_family(&l->base) == family)
 			return (int)i;
 	}

@@ -69,7 +69,8 @@ static void drain(struct h *h)
 			abort();
 		if (!tx.len)
 			break;
-		if (tx.len > sizeof h->out || stun_msg_decode(&m, h->out, tx.len) || m.fingerprint < 0)
+		if (tx.len > sizeof h->out || stun_msg_decode(&m, h->out, tx.len) ||
+		    m.fingerprint < 0)
 			abort();
 		if (m.cls == STUN_REQUEST)
 			memcpy(h->last_tid, m.tid, STUN_TID_LEN);
@@ -211,7 +212,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct pbx_addr from = addr(src[ctl & 3]);
 		int sock = (ctl & 3) == 2 ? 2 : (ctl & 3) == 3 ? 3 : 1;
 		enum ice_recv_kind kind;
-		if (ice_agent_recv(h.a, h.now, sock, &from, p, len, &kind) || kind > ICE_RECV_DROPPED)
+		if (ice_agent_recv(h.a, h.now, sock, &from, p, len, &kind) ||
+		    kind > ICE_RECV_DROPPED)
 			abort();
 		drain(&h);
 		uint64_t d = ice_agent_next_deadline(h.a, h.now);

@@ -390,7 +390,8 @@ START_TEST(test_agent_config_refused)
 	ck_assert_int_eq(ice_agent_new(&c, &a), PBX_E_INVALID);
 	c.ta_ms = 50;
 	ck_assert_int_eq(ice_agent_new(&c, &a), 0);
-	ck_assert_int_eq(ice_agent_set_remote(a, 0, pbx_span_cstr("ab"), pbx_span_cstr(PWD_B), false),
+	ck_assert_int_eq(ice_agent_set_remote(a, 0, pbx_span_cstr("ab"), pbx_span_cstr(PWD_B),
+					      false),
 			 PBX_E_INVALID);
 	set_remote(a, 0, UFRAG_B, PWD_B);
 	ck_assert_int_eq(ice_agent_set_remote(a, 0, pbx_span_cstr(UFRAG_B), pbx_span_cstr(PWD_B),
@@ -485,7 +486,8 @@ START_TEST(test_agent_pair_limit)
 	}
 	for (int r = 0; r < 30; r++) {
 		snprintf(text, sizeof text, "198.51.100.%d:2000", r + 1);
-		struct ice_cand c = cand(r % 2 ? ICE_HOST : ICE_RELAY, text, (uint16_t)(r * 77), "r");
+		struct ice_cand c =
+			cand(r % 2 ? ICE_HOST : ICE_RELAY, text, (uint16_t)(r * 77), "r");
 		snprintf(c.foundation, sizeof c.foundation, "r%d", r);
 		ck_assert_int_eq(ice_agent_add_remote(a, 0, &c), 0);
 		for (int i = 0; i < 4; i++)
@@ -778,7 +780,8 @@ static void role_conflict_case(enum ice_role r, uint64_t tb_a, uint64_t tb_b)
 	struct ice_agent *big = tb_a > tb_b ? d.a : d.b, *small = tb_a > tb_b ? d.b : d.a;
 	ck_assert_int_eq(ice_agent_role(big), ICE_CONTROLLING);
 	ck_assert_int_eq(ice_agent_role(small), ICE_CONTROLLED);
-	ck_assert_uint_ge(ice_agent_stats(d.a)->role_conflicts + ice_agent_stats(d.b)->role_conflicts,
+	ck_assert_uint_ge(ice_agent_stats(d.a)->role_conflicts +
+				  ice_agent_stats(d.b)->role_conflicts,
 			  1);
 	ck_assert_uint_eq(ice_agent_stats(d.a)->role_switches + ice_agent_stats(d.b)->role_switches,
 			  1);
@@ -992,7 +995,8 @@ START_TEST(test_agent_check_before_credentials)
 	struct stun_msg m;
 	struct ice_agent *a = agent(ICE_CONTROLLED, 5, UFRAG_A, PWD_A, NULL);
 	add_local(a, 1, "192.0.2.1:1000", "ha");
-	size_t n = make_check(b, UFRAG_A ":" UFRAG_B, PWD_A, 777, STUN_A_ICE_CONTROLLING, 9, true, 4);
+	size_t n =
+		make_check(b, UFRAG_A ":" UFRAG_B, PWD_A, 777, STUN_A_ICE_CONTROLLING, 9, true, 4);
 	recv_ok(a, 0, 1, "198.51.100.5:5000", b, n, ICE_RECV_STUN);
 	ck_assert_uint_gt(poll1(a, 0, o, &tx), 0);
 	decode(&m, o, tx.len);
