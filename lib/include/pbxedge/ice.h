@@ -283,4 +283,340 @@ PBX_API void ice_sdp_free(struct ice_sdp *s);
  * Returns 0 or the refusal's code. */
 PBX_API int ice_sdp_parse(struct ice_sdp *s, struct pbx_span body, struct pbx_err *err);
 
+/* ==== connectivity-check agent (lib/ice/agent.c, check.c) ==================
+ * An RFC 8445 full agent for one data stream, I/O-free: the caller owns the
+ * sockets (and any TURN relays) and the clock.  It feeds every received
+ * datagram to ice_agent_recv, sends whatever ice_agent_poll hands back, and
+ * calls ice_agent_poll again at ice_agent_next_deadline.  Local candidates
+ * carry an opaque socket id, the caller's name for the socket (or TURN
+ * relay) they are sent from.  Nothing inside draws randomness: transaction
+ * IDs and the consent jitter come from a generator seeded by the caller.
+ *
+ * Besides the RFC's state, the agent keeps a record per pair and per remote
+ * address (struct ice_record): what was sent, what came back and how, and
+ * what the peer sent us, so that a diagnostic can say why checks failed
+ * (wrong password one way, no answers, non-symmetric NAT, role conflict,
+ * consent lost...) and not only that they did. */
+
+#define ICE_AGENT_LOCAL_MAX 16     /* local candidates (prflx learned included) */
+#define ICE_AGENT_REMOTE_MAX 96    /* remote candidates (prflx learned included) */
+#define ICE_AGENT_PAIRS_MAX 100    /* RFC 8445 6.1.2.5's recommended limit */
+#define ICE_AGENT_PEERS_MAX 128    /* remote addresses with a record */
+#define ICE_AGENT_EVENTS_MAX 64    /* events queued before the oldest is lost */
+#define ICE_AGENT_EARLY_MAX 8      /* checks remembered before the remote credentials */
+#define ICE_AGENT_PACKET_MAX 1024  /* buffer size ice_agent_poll needs */
+
+enum ice_role {
+	ICE_CONTROLLING = 0,
+	ICE_CONTROLLED = 1,
+};
+
+/* Candidate pair states (RFC 8445 6.1.2.6). */
+enum ice_pair_state {
+	ICE_PAIR_FROZEN = 0,
+	ICE_PAIR_WAITING,
+	ICE_PAIR_IN_PROGRESS,
+	ICE_PAIR_SUCCEEDED,
+	ICE_PAIR_FAILED,
+};
+
+/* The agent's overall state. */
+enum ice_agent_state {
+	ICE_AGENT_RUNNING = 0,   /* checking, or waiting for candidates */
+	ICE_AGENT_COMPLETED,     /* a pair is selected (consent may still be lost) */
+	ICE_AGENT_FAILED,        /* the checklist failed, the overall timeout
+				  * passed, or consent was lost */
+};
+
+/* Configuration, caller-owned, copied by ice_agent_new.  Start from
+ * ice_agent_config_default.  Times are in milliseconds. */
+struct ice_agent_config {
+	enum ice_role role;
+	uint64_t tie_breaker;          /* random, from the caller */
+	uint64_t random_seed;          /* seeds transaction IDs and jitter */
+	char ufrag[ICE_UFRAG_MAX + 1]; /* local credentials (RFC 8445 5.3) */
+	char pwd[ICE_PWD_MAX + 1];
+	uint16_t component;            /* 1 (RTP) */
+	uint32_t ta_ms;                /* pacing, 50 (RFC 8445 14.2) */
+	uint32_t rto_min_ms;           /* 500: RTO = MAX(500, Ta * N) (14.3) */
+	uint32_t max_sends;            /* Rc, 7: transmissions per check (RFC 8489 6.2.1) */
+	uint32_t rm;                   /* Rm, 16: the last wait is Rm * RTO */
+	uint32_t rto_cap_ms;           /* 0, or a cap on every single wait */
+	uint32_t check_timeout_ms;     /* 0, or a cap on one check's whole life */
+	uint32_t nominate_wait_ms;     /* controlling: how long after the first
+					* valid pair to wait for better ones, 500 */
+	uint32_t trickle_wait_ms;      /* without end-of-candidates, the checklist
+					* fails this long after the last remote
+					* candidate; 0: wait for end-of-candidates
+					* (RFC 8863) */
+	uint32_t fail_timeout_ms;      /* 0, or the whole run's limit from the
+					* remote credentials to selection */
+	uint32_t consent_interval_ms;  /* 5000, jittered 0.8..1.2 (RFC 7675 5.1) */
+	uint32_t consent_timeout_ms;   /* 30000 */
+};
+
+/* What happened with one pair or one remote address.  Every time field is
+ * meaningful only when its count is non-zero. */
+struct ice_record {
+	/* our checks */
+	uint32_t checks;               /* transactions started (consent excluded) */
+	uint32_t req_sent;             /* requests sent, retransmissions included */
+	uint32_t resp_ok;              /* success responses accepted */
+	uint32_t resp_bad_integrity;   /* responses failing MESSAGE-INTEGRITY with
+					* the remote password (dropped) */
+	uint32_t nonsymmetric;         /* responses from another address than the
+					* one checked, or on another socket */
+	uint32_t timeouts;             /* transactions that got no answer */
+	uint32_t err_400, err_401, err_487, err_other;
+	uint16_t last_err;             /* code of the last error response */
+	uint32_t rtt_last_ms, rtt_min_ms, rtt_max_ms;
+	uint64_t first_sent_ms, last_sent_ms;   /* req_sent */
+	uint64_t first_resp_ms, last_resp_ms;   /* resp_ok */
+	uint64_t first_err_ms, last_err_ms;     /* error responses */
+	/* their checks */
+	uint32_t req_in;               /* Binding requests received */
+	uint32_t req_in_ok;            /* ... that passed USERNAME and integrity */
+	uint32_t req_in_bad_integrity; /* ... MESSAGE-INTEGRITY failed: 401 */
+	uint32_t req_in_bad_username;  /* ... USERNAME not "our-ufrag:...": 401 */
+	uint32_t req_in_no_auth;       /* ... no USERNAME or integrity: 400 */
+	uint32_t req_in_wrong_remote;  /* ... accepted, but the right part of
+					* USERNAME is not the remote ufrag */
+	uint32_t req_in_early;         /* ... before the remote credentials */
+	uint32_t req_in_conflict;      /* ... with a role conflict */
+	uint32_t use_cand_in;          /* ... with USE-CANDIDATE */
+	uint64_t first_in_ms, last_in_ms;       /* req_in */
+	/* reported by the caller, application data, consent */
+	uint32_t icmp;                 /* ICMP errors (ice_agent_report) */
+	uint32_t turn_errors;          /* TURN refusals or losses (ice_agent_report) */
+	uint16_t last_turn_code;
+	uint32_t data_in, data_out;    /* application datagrams */
+	uint32_t consent_sent, consent_ok;
+	bool consent_lost;
+};
+
+/* A candidate pair, as the agent shows it.  Read-only for callers. */
+struct ice_pair {
+	uint32_t id;                   /* stable, from 1 */
+	uint16_t component;
+	enum ice_pair_state state;
+	uint64_t priority;             /* RFC 8445 6.1.2.3, for the current role */
+	int socket_id;                 /* where checks and data go from */
+	struct pbx_addr local;         /* the local candidate (a base) */
+	struct pbx_addr remote;        /* the remote candidate */
+	enum ice_cand_type local_type, remote_type;
+	char local_foundation[ICE_FOUNDATION_MAX + 1];
+	char remote_foundation[ICE_FOUNDATION_MAX + 1];
+	bool valid;                    /* in the valid list */
+	struct pbx_addr mapped;        /* XOR-MAPPED-ADDRESS of the success */
+	enum ice_cand_type mapped_type;/* the local candidate it matched, or
+					* ICE_PRFLX when one was learned */
+	bool nominated, selected;
+	struct ice_record rec;
+};
+
+/* A remote address the agent heard from or sent to, with its record. */
+struct ice_peer {
+	int socket_id;
+	struct pbx_addr addr;
+	struct ice_record rec;
+};
+
+/* Counters of what belongs to no pair. */
+struct ice_agent_stats {
+	uint32_t early_checks;         /* checks before the remote credentials */
+	uint32_t early_dropped;        /* ... not remembered: table full */
+	uint32_t role_conflicts;       /* 7.3.1.1 and 487 answers */
+	uint32_t role_switches;
+	uint32_t unmatched_responses;  /* no transaction of ours */
+	uint32_t malformed;            /* STUN that failed to decode */
+	uint32_t not_ours;             /* STUN we do not handle (other methods) */
+	uint32_t data_unpaired;        /* data from an address of no pair */
+	uint32_t pairs_pruned;         /* redundant pairs not kept */
+	uint32_t pairs_over_limit;     /* pairs past ICE_AGENT_PAIRS_MAX dropped */
+	uint32_t cands_dropped;        /* candidates past the tables' sizes */
+	uint32_t responses_dropped;    /* answers not queued: queue full */
+	uint32_t events_lost;          /* oldest events overwritten */
+	uint32_t peers_overflow;       /* remote addresses without a record */
+};
+
+enum ice_event_type {
+	ICE_EV_PAIR_STATE = 0,   /* pair_id changed to state */
+	ICE_EV_PAIR_VALID,       /* pair_id entered the valid list */
+	ICE_EV_NOMINATED,        /* pair_id nominated (sent or received) */
+	ICE_EV_SELECTED,         /* pair_id selected; the agent is completed */
+	ICE_EV_FAILED,           /* the agent failed (code: enum ice_fail_reason) */
+	ICE_EV_PRFLX_REMOTE,     /* a peer-reflexive remote candidate (7.3.1.3) */
+	ICE_EV_PRFLX_LOCAL,      /* a peer-reflexive local candidate (7.2.5.3.1) */
+	ICE_EV_EARLY_CHECK,      /* a check before the remote credentials (7.3.1) */
+	ICE_EV_ROLE_CONFLICT,    /* code 487: we answered 487 or got one;
+				  * code 0: we switched role on a request */
+	ICE_EV_ROLE_SWITCH,      /* role now state (enum ice_role) */
+	ICE_EV_NONSYMMETRIC,     /* a response came from another address */
+	ICE_EV_AUTH_FAILED,      /* code 401: the peer refused our check;
+				  * code 0: a check to us failed integrity */
+	ICE_EV_CONSENT_LOST,     /* pair_id lost consent (RFC 7675) */
+};
+
+/* Why the agent failed. */
+enum ice_fail_reason {
+	ICE_FAIL_NONE = 0,
+	ICE_FAIL_CHECKS,         /* every pair failed (or there were none) */
+	ICE_FAIL_TIMEOUT,        /* fail_timeout_ms passed */
+	ICE_FAIL_CONSENT,        /* consent lost on the selected pair */
+};
+
+struct ice_event {
+	enum ice_event_type type;
+	uint64_t time_ms;
+	uint32_t pair_id;        /* 0 if none */
+	int state;               /* new pair state, or role */
+	int code;                /* STUN error code or reason, as above */
+	struct pbx_addr addr;    /* the remote address concerned, if any */
+};
+
+/* A packet to send: from socket_id to `to`, len bytes in the caller's
+ * buffer (0: nothing to send now). */
+struct ice_tx {
+	int socket_id;
+	struct pbx_addr to;
+	size_t len;
+};
+
+/* What ice_agent_recv made of a datagram. */
+enum ice_recv_kind {
+	ICE_RECV_STUN = 0,       /* consumed by the agent */
+	ICE_RECV_DATA,           /* not STUN: application data for the caller */
+	ICE_RECV_DROPPED,        /* broken or unwanted STUN, dropped */
+};
+
+struct ice_agent;
+
+/* ice_agent_config_default - fill c with the defaults above; the caller
+ * then sets role, tie_breaker, random_seed, ufrag and pwd. */
+PBX_API void ice_agent_config_default(struct ice_agent_config *c);
+
+/* ice_agent_new - allocate an agent (about 170 KB, once: nothing is
+ * allocated later) with a copy of c into *out.  Returns 0, PBX_E_INVALID
+ * (ufrag or pwd outside RFC 8839's lengths, component 0 or over 256, Ta 0,
+ * max_sends 0) or -ENOMEM.  Free it with ice_agent_free. */
+PBX_API int ice_agent_new(const struct ice_agent_config *c, struct ice_agent **out);
+
+/* ice_agent_free - release a (NULL is fine). */
+PBX_API void ice_agent_free(struct ice_agent *a);
+
+/* ice_agent_add_local - add a local candidate c sent from socket_id, with
+ * its base (the host address for srflx; the candidate itself for host and
+ * relay).  Only UDP candidates of the agent's component pair; a srflx
+ * candidate pairs through its base (RFC 8445 6.1.2.4), so it adds no pair
+ * of its own.  Pairs with the remote candidates known so far are formed at
+ * once.  Returns 0, PBX_E_INVALID (unresolved, not IPv4/IPv6, base of
+ * another family), PBX_E_EXISTS (same address and socket) or
+ * PBX_E_NOSPACE (table full). */
+PBX_API int ice_agent_add_local(struct ice_agent *a, uint64_t now_ms, const struct ice_cand *c,
+				int socket_id, const struct pbx_addr *base);
+
+/* ice_agent_end_of_local - the caller has added every local candidate. */
+PBX_API void ice_agent_end_of_local(struct ice_agent *a, uint64_t now_ms);
+
+/* ice_agent_set_remote - the peer's credentials (once) and whether it is
+ * an ice-lite agent (then we are controlling, RFC 8445 6.1.1).  Checks
+ * that arrived before are now answered with triggered checks.  Returns 0,
+ * PBX_E_EXISTS (already set) or PBX_E_INVALID (lengths). */
+PBX_API int ice_agent_set_remote(struct ice_agent *a, uint64_t now_ms, struct pbx_span ufrag,
+				 struct pbx_span pwd, bool lite);
+
+/* ice_agent_add_remote - add one remote candidate (trickled or from the
+ * description).  Candidates of other components, transports, or left
+ * unresolved are ignored (returns 0).  One with the address of a learned
+ * peer-reflexive candidate replaces it in place (RFC 8838 section 11).
+ * Returns 0, PBX_E_INVALID (after end-of-candidates), PBX_E_EXISTS (a
+ * duplicate) or PBX_E_NOSPACE. */
+PBX_API int ice_agent_add_remote(struct ice_agent *a, uint64_t now_ms, const struct ice_cand *c);
+
+/* ice_agent_end_of_remote - the peer signalled end-of-candidates. */
+PBX_API void ice_agent_end_of_remote(struct ice_agent *a, uint64_t now_ms);
+
+/* ice_agent_recv - consume one datagram that arrived on socket_id from
+ * `from` (for a TURN relay: the peer address the relay reported).  *kind
+ * says whether it was STUN for the agent or application data, which the
+ * caller handles.  Returns 0 (every outcome of the input is data in
+ * *kind and in the records), or PBX_E_INVALID for a from that is not
+ * IPv4/IPv6. */
+PBX_API int ice_agent_recv(struct ice_agent *a, uint64_t now_ms, int socket_id,
+			   const struct pbx_addr *from, const void *p, size_t len,
+			   enum ice_recv_kind *kind);
+
+/* ice_agent_poll - run the timers due at now_ms and put the next packet to
+ * send in buf (cap at least ICE_AGENT_PACKET_MAX) with its route in *out;
+ * out->len is 0 when nothing is due.  Call it until it gives nothing, then
+ * again at ice_agent_next_deadline.  Returns 0 or PBX_E_NOSPACE (cap too
+ * small; nothing was consumed). */
+PBX_API int ice_agent_poll(struct ice_agent *a, uint64_t now_ms, void *buf, size_t cap,
+			   struct ice_tx *out);
+
+/* ice_agent_next_deadline - when ice_agent_poll next has work: now_ms if
+ * something is due already, UINT64_MAX if nothing is scheduled. */
+PBX_API uint64_t ice_agent_next_deadline(const struct ice_agent *a, uint64_t now_ms);
+
+/* ice_agent_send - route one application datagram of len bytes on the
+ * selected pair: *socket_id and *to get where to send it.  Returns 0,
+ * PBX_E_NOTFOUND (no selected pair) or -EPIPE (consent lost: RFC 7675
+ * forbids sending). */
+PBX_API int ice_agent_send(struct ice_agent *a, uint64_t now_ms, size_t len, int *socket_id,
+			   struct pbx_addr *to);
+
+/* Kinds of ice_agent_report. */
+enum ice_report_kind {
+	ICE_REPORT_ICMP = 0,       /* an ICMP error for a datagram sent to `to` */
+	ICE_REPORT_TURN_REFUSED,   /* the TURN server refused a permission or
+				    * channel for `to` (code: its error code) */
+	ICE_REPORT_TURN_LOST,      /* the relay on socket_id is gone (to: NULL) */
+};
+
+/* ice_agent_report - record what the caller learnt about a path: on the
+ * pairs from socket_id to `to` (every pair of socket_id when to is NULL)
+ * and on the address's record.  It changes no pair state.  Returns 0. */
+PBX_API int ice_agent_report(struct ice_agent *a, uint64_t now_ms, int socket_id,
+			     const struct pbx_addr *to, enum ice_report_kind kind, int code);
+
+/* ice_agent_state - the overall state; *reason (may be NULL) says why it
+ * failed. */
+PBX_API enum ice_agent_state ice_agent_state(const struct ice_agent *a,
+					     enum ice_fail_reason *reason);
+
+/* ice_agent_role - the current role (it changes on role conflicts). */
+PBX_API enum ice_role ice_agent_role(const struct ice_agent *a);
+
+/* ice_agent_selected - the selected pair into *out (a pointer into the
+ * agent, valid until it is freed).  Returns 0 or PBX_E_NOTFOUND. */
+PBX_API int ice_agent_selected(const struct ice_agent *a, const struct ice_pair **out);
+
+/* ice_agent_pair_count - the number of pairs in the checklist. */
+PBX_API size_t ice_agent_pair_count(const struct ice_agent *a);
+
+/* ice_agent_pair - the i-th pair in priority order (highest first) into
+ * *out (a pointer into the agent: the order changes when pairs are added
+ * or roles switch).  Returns 0 or PBX_E_NOTFOUND. */
+PBX_API int ice_agent_pair(const struct ice_agent *a, size_t i, const struct ice_pair **out);
+
+/* ice_agent_peer_count, ice_agent_peer - the remote addresses with a
+ * record, in order of first contact. */
+PBX_API size_t ice_agent_peer_count(const struct ice_agent *a);
+PBX_API int ice_agent_peer(const struct ice_agent *a, size_t i, const struct ice_peer **out);
+
+/* ice_agent_stats - the counters of what belongs to no pair. */
+PBX_API const struct ice_agent_stats *ice_agent_stats(const struct ice_agent *a);
+
+/* ice_agent_next_event - the oldest queued event into *ev.  Returns 0 or
+ * PBX_E_NOTFOUND when the queue is empty. */
+PBX_API int ice_agent_next_event(struct ice_agent *a, struct ice_event *ev);
+
+/* ice_pair_state_name, ice_event_name, ice_fail_reason_name,
+ * ice_role_name - stable names for logs ("in-progress", "prflx-remote",
+ * "consent", "controlling"...); "?" outside the enums. */
+PBX_API const char *ice_pair_state_name(enum ice_pair_state s);
+PBX_API const char *ice_event_name(enum ice_event_type t);
+PBX_API const char *ice_fail_reason_name(enum ice_fail_reason r);
+PBX_API const char *ice_role_name(enum ice_role r);
+
 #endif
