@@ -91,26 +91,6 @@ static int stund_check(const struct store_snapshot *snap, FILE *out)
 
 /* ---- the shared context ---- */
 
-static void sig_of(const char *path, struct file_sig *sig)
-{
-	struct stat st;
-	memset(sig, 0, sizeof *sig);
-	if (!*path || stat(path, &st))
-		return;
-	sig->exists = true;
-	sig->dev = st.st_dev;
-	sig->ino = st.st_ino;
-	sig->size = st.st_size;
-	sig->mtime = st.st_mtim;
-}
-
-static bool sig_eq(const struct file_sig *a, const struct file_sig *b)
-{
-	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
-	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
-	       a->mtime.tv_nsec == b->mtime.tv_nsec;
-}
-
 static void log_config(const struct stund_config *cfg, bool startup)
 {
 	if (cfg->n_problems) {
@@ -146,43 +126,26 @@ static void *stund_prepare(const struct store_snapshot *snap, void *prevp, bool 
 	if (problems)
 		return prev; /* NULL at start-up: the start fails */
 
-	const char *cert = cfg.tls ? snap->setting_str[STORE_SET_STUND_TLS_CERT] : "";
-	const char *key = cfg.tls ? snap->setting_str[STORE_SET_STUND_TLS_KEY] : "";
-	struct file_sig cert_sig, key_sig;
-	sig_of(cert, &cert_sig);
-	sig_of(key, &key_sig);
-	bool same = prev && strcmp(prev->cert, cert) == 0 && strcmp(prev->key, key) == 0 &&
-		    sig_eq(&prev->cert_sig, &cert_sig) && sig_eq(&prev->key_sig, &key_sig);
-	if (same)
+	/* The certificate is looked at on every poll: one replaced on disk
+	 * is taken without a store change. */
+	struct pbx_tls_server_conf tls = {
+		.cert_file = cfg.tls ? snap->setting_str[STORE_SET_STUND_TLS_CERT] : "",
+		.key_file = cfg.tls ? snap->setting_str[STORE_SET_STUND_TLS_KEY] : "",
+		.priority = TLS_PRIORITY,
+	};
+	if (prev && !pbx_tls_server_files_changed(&prev->tls, &tls))
 		return prev;
 
 	struct stund_ctx *c = calloc(1, sizeof *c);
 	if (!c)
 		return prev;
 	atomic_init(&c->refs, 1);
-	snprintf(c->cert, sizeof c->cert, "%s", cert);
-	snprintf(c->key, sizeof c->key, "%s", key);
-	c->cert_sig = cert_sig;
-	c->key_sig = key_sig;
 	c->limit = prev ? limit_ref(prev->limit) : limit_new();
-	if (!c->limit) {
+	if (!c->limit || pbx_tls_server_files_update(&c->tls, &tls, false,
+						     prev ? &prev->tls : NULL) == -ENOMEM) {
+		limit_unref(c->limit);
 		free(c);
 		return prev;
-	}
-	if (*cert) {
-		struct pbx_err err;
-		struct pbx_tls_server_conf conf = { cert, key, TLS_PRIORITY, NULL };
-		if (pbx_tls_server_creds_new(&conf, &c->tls, &err) == 0) {
-			pbx_log_notice("tls-credentials-loaded cert=%s", cert);
-		} else {
-			/* A set that fails to load leaves the previous one in
-			 * service. */
-			c->tls = prev && prev->tls ? pbx_tls_creds_ref(prev->tls) : NULL;
-			pbx_log_error("tls-credentials-failed reason=load-failed detail=\"%s\"%s",
-				      pbx_err_text(&err),
-				      c->tls ? " (keeping the previous certificate)"
-					     : " (the TLS port refuses connections)");
-		}
 	}
 	return c;
 }
@@ -198,7 +161,7 @@ void stund_ctx_unref(void *ctx)
 	struct stund_ctx *c = ctx;
 	if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	pbx_tls_creds_unref(c->tls);
+	pbx_tls_server_files_cleanup(&c->tls);
 	limit_unref(c->limit);
 	free(c);
 }

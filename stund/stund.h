@@ -83,19 +83,9 @@ void limit_conn_close(struct stund_limit *l, const struct pbx_addr *src);
 
 /* ---- main.c: the shared context and the workers ---- */
 
-struct file_sig {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
-	bool exists;
-};
-
 struct stund_ctx {
 	_Atomic unsigned refs;
-	struct pbx_tls_creds *tls;      /* NULL: no usable certificate */
-	char cert[4096], key[4096];
-	struct file_sig cert_sig, key_sig;
+	struct pbx_tls_server_files tls; /* tls.creds NULL: no usable certificate */
 	struct stund_limit *limit;      /* reference, handed from one context to
 					 * the next */
 };

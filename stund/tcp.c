@@ -365,7 +365,7 @@ static void accept_one(struct stund_sock *s, int fd, const struct sockaddr *sa, 
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (c->t == T_TLS) {
-		if (!ctx->tls || pbx_tls_accept(ctx->tls, fd, &c->tls)) {
+		if (!ctx->tls.creds || pbx_tls_accept(ctx->tls.creds, fd, &c->tls)) {
 			pbx_worker_count(sw->w, C_TLS_FAILED, 1);
 			pbx_log_warn("tls-failed client=%s reason=tls-failed error=\"no usable "
 				     "certificate (stund.tls-cert, stund.tls-key)\"", c->peer_text);

@@ -245,9 +245,15 @@ static void *turnd_prepare(const struct store_snapshot *snap, void *prevp, bool 
 		else if (prev->cfg.external_auto)
 			external = prev->external; /* natd's last finding stands */
 	}
-	const char *cert = cfg.tls ? snap->setting_str[STORE_SET_TURND_TLS_CERT] : "";
-	const char *key = cfg.tls ? snap->setting_str[STORE_SET_TURND_TLS_KEY] : "";
-	if (prev && !reloaded && pbx_addr_equal(&external, &prev->external))
+	/* The certificate is looked at on every poll: one replaced on disk
+	 * is taken without a store change. */
+	struct pbx_tls_server_conf tls = {
+		.cert_file = cfg.tls ? snap->setting_str[STORE_SET_TURND_TLS_CERT] : "",
+		.key_file = cfg.tls ? snap->setting_str[STORE_SET_TURND_TLS_KEY] : "",
+		.priority = TLS_PRIORITY,
+	};
+	if (prev && !reloaded && pbx_addr_equal(&external, &prev->external) &&
+	    !pbx_tls_server_files_changed(&prev->tls, &tls))
 		return prev;
 	struct turnd_ctx *c = calloc(1, sizeof *c);
 	if (!c)
@@ -255,8 +261,6 @@ static void *turnd_prepare(const struct store_snapshot *snap, void *prevp, bool 
 	atomic_init(&c->refs, 1);
 	c->cfg = cfg;
 	c->external = external;
-	snprintf(c->cert, sizeof c->cert, "%s", cert);
-	snprintf(c->key, sizeof c->key, "%s", key);
 	if (prev)
 		snprintf(c->db_path, sizeof c->db_path, "%s", prev->db_path);
 	else
@@ -275,21 +279,10 @@ static void *turnd_prepare(const struct store_snapshot *snap, void *prevp, bool 
 	}
 	if (cfg.external_auto && !prev && config_external_auto(c->db_path, &c->external))
 		memset(&c->external, 0, sizeof c->external);
-	if (*cert) {
-		struct pbx_err err;
-		struct pbx_tls_server_conf conf = { cert, key, TLS_PRIORITY, NULL };
-		if (pbx_tls_server_creds_new(&conf, &c->tls, &err) == 0) {
-			if (reloaded)
-				pbx_log_notice("tls-credentials-loaded cert=%s", cert);
-		} else {
-			/* A set that fails to load leaves the previous one in
-			 * service. */
-			c->tls = prev && prev->tls ? pbx_tls_creds_ref(prev->tls) : NULL;
-			pbx_log_error("tls-credentials-failed reason=load-failed detail=\"%s\"%s",
-				      pbx_err_text(&err),
-				      c->tls ? " (keeping the previous certificate)"
-					     : " (the TLS ports refuse connections)");
-		}
+	if (pbx_tls_server_files_update(&c->tls, &tls, false, prev ? &prev->tls : NULL) ==
+	    -ENOMEM) {
+		turnd_ctx_unref(c);
+		return prev;
 	}
 	return c;
 }
@@ -305,7 +298,7 @@ void turnd_ctx_unref(void *ctx)
 	struct turnd_ctx *c = ctx;
 	if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	pbx_tls_creds_unref(c->tls);
+	pbx_tls_server_files_cleanup(&c->tls);
 	shared_unref(c->shared);
 	free(c);
 }

@@ -360,7 +360,7 @@ static void accept_one(struct turnd_sock *s, int fd, const struct sockaddr *sa, 
 	struct timeval tv = { IDLE_S, 0 };
 	evtimer_add(c->timer, &tv);
 	if (c->t == T_TLS) {
-		if (!ctx->tls || pbx_tls_accept(ctx->tls, fd, &c->tls)) {
+		if (!ctx->tls.creds || pbx_tls_accept(ctx->tls.creds, fd, &c->tls)) {
 			tw->count[C_TLS_FAILED]++;
 			pbx_log_warn("tls-failed client=%s reason=tls-failed error=\"no usable "
 				     "certificate (turnd.tls-cert, turnd.tls-key)\"", c->client_text);

@@ -211,8 +211,7 @@ struct turnd_ctx {
 	_Atomic unsigned refs;
 	struct turnd_shared *shared;
 	struct turnd_config cfg;
-	struct pbx_tls_creds *tls;      /* NULL: no usable certificate */
-	char cert[4096], key[4096];
+	struct pbx_tls_server_files tls; /* tls.creds NULL: no usable certificate */
 	struct pbx_addr external;      /* advertised address, or empty */
 	char db_path[4096];
 };
