@@ -190,13 +190,7 @@ static void *stund_socket_open(struct pbx_worker *w, const struct pbx_listen_spe
 	s->fd = fd;
 	s->role = STUND_TAG_ROLE(spec->tag);
 	s->t = STUND_TAG_T(spec->tag);
-	s->addr = spec->addr;
-	/* What was really bound: "::" falls back to 0.0.0.0 without IPv6. */
-	struct sockaddr_in6 sin6;
-	socklen_t sl = sizeof sin6;
-	if (getsockname(fd, (struct sockaddr *)&sin6, &sl) == 0)
-		pbx_addr_from_sockaddr(&s->addr, (struct sockaddr *)&sin6, sl);
-	s->wildcard = pbx_addr_is_any(&s->addr);
+	pbx_listen_bound(fd, spec, &s->addr, &s->wildcard);
 	int rc = s->t == T_UDP ? udp_open(s) : tcp_open(s);
 	if (rc) {
 		pbx_log_error("listener-failed service=%s reason=event-setup-failed error=\"%s\"",

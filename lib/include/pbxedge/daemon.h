@@ -130,4 +130,11 @@ PBX_API int pbx_sd_notify(const char *state);
  * descriptor, or -errno. */
 PBX_API int pbx_listen_socket(enum pbx_sock_kind kind, const struct pbx_addr *addr);
 
+/* pbx_listen_bound - what the socket fd handed over for spec really is
+ * bound to (a "::" spec falls back to 0.0.0.0 without IPv6; spec's
+ * address if the kernel does not say) into *addr, and whether that is
+ * every address (*wildcard: answers then need the arrival address). */
+PBX_API void pbx_listen_bound(int fd, const struct pbx_listen_spec *spec, struct pbx_addr *addr,
+			      bool *wildcard);
+
 #endif
