@@ -173,6 +173,7 @@ static struct stund_worker *worker_state(struct pbx_worker *w)
 	struct stund_worker *sw = pbx_worker_data(w);
 	if (!sw && (sw = calloc(1, sizeof *sw))) {
 		sw->w = w;
+		pbx_stream_group_init(&sw->conns);
 		pbx_worker_set_data(w, sw);
 	}
 	return sw;

@@ -11,6 +11,7 @@
 #include <pbxedge/addr.h>
 #include <pbxedge/daemon.h>
 #include <pbxedge/store.h>
+#include <pbxedge/stream.h>
 #include <pbxedge/stun.h>
 #include <pbxedge/tls.h>
 
@@ -129,11 +130,11 @@ struct stund_sock {
 	enum stund_transport t;
 	struct pbx_addr addr;  /* as bound */
 	bool wildcard;         /* bound to 0.0.0.0 or ::: answers need pktinfo */
-	struct event *ev;
+	struct event *ev;      /* UDP */
+	struct pbx_stream_listener *listener; /* TCP, TLS */
 };
 
 struct udp_batch;
-struct conn;
 
 /* Per-worker state. */
 struct stund_worker {
@@ -142,8 +143,7 @@ struct stund_worker {
 	struct stund_sock *tcp[R_COUNT];
 	struct stund_sock *tls;
 	struct udp_batch *batch;
-	struct conn *conns;
-	size_t n_conns;
+	struct pbx_stream_group conns;  /* TCP and TLS (tcp.c) */
 	/* Drop logging: one line per reason per second at most. */
 	int64_t drop_logged_ms[C_COUNT];
 	uint64_t drop_suppressed[C_COUNT];

@@ -310,6 +310,7 @@ static struct turnd_worker *worker_state(struct pbx_worker *w)
 	struct turnd_worker *tw = pbx_worker_data(w);
 	if (!tw && (tw = calloc(1, sizeof *tw))) {
 		tw->w = w;
+		pbx_stream_group_init(&tw->conns);
 		pbx_worker_set_data(w, tw);
 		if (alloc_tick_start(tw)) {
 			free(tw);

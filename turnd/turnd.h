@@ -15,6 +15,7 @@
 #include <pbxedge/dgram.h>
 #include <pbxedge/fraud.h>
 #include <pbxedge/store.h>
+#include <pbxedge/stream.h>
 #include <pbxedge/stun.h>
 #include <pbxedge/tls.h>
 
@@ -290,7 +291,8 @@ struct turnd_sock {
 	enum turnd_transport t;
 	struct pbx_addr addr;  /* as bound */
 	bool wildcard;
-	struct event *ev;
+	struct event *ev;      /* UDP */
+	struct pbx_stream_listener *listener; /* TCP, TLS */
 };
 
 /* Where a request came from and how to answer it. */
@@ -317,8 +319,7 @@ struct turnd_worker {
 	size_t n_allocs;
 	struct event *tick;
 	int64_t last_status;
-	struct conn *conns;                     /* TCP and TLS (tcp.c) */
-	size_t n_conns;
+	struct pbx_stream_group conns;          /* TCP and TLS (tcp.c) */
 	struct udp_out *out;                    /* batches (udp.c) */
 	struct relay_in *relay_in;              /* relay reads (relay.c) */
 	uint64_t seq;                           /* Data indication IDs */
