@@ -168,7 +168,7 @@ dropped:
 static void send_queue(struct stund_worker *sw, struct udp_batch *b, enum stund_role role)
 {
 	struct out_queue *q = &b->q[role];
-	unsigned sent = 0;
+	unsigned failed = 0;
 	if (!q->n)
 		return;
 	if (!sw->udp[role]) {
@@ -176,19 +176,8 @@ static void send_queue(struct stund_worker *sw, struct udp_batch *b, enum stund_
 		q->n = 0;
 		return;
 	}
-	while (sent < q->n) {
-		int n = sendmmsg(sw->udp[role]->fd, q->msg + sent, q->n - sent, MSG_DONTWAIT);
-		if (n > 0) {
-			sent += (unsigned)n;
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else {
-			/* The first one failed (full buffer, unreachable
-			 * destination): lose it, try the rest. */
-			b->count[C_SEND_FAILED]++;
-			sent++;
-		}
-	}
+	pbx_dgram_send(sw->udp[role]->fd, q->msg, q->n, &failed);
+	b->count[C_SEND_FAILED] += failed;
 	q->n = 0;
 }
 

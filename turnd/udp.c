@@ -47,17 +47,10 @@ static void send_queue(struct turnd_worker *tw, struct queue *q)
 		unsigned end = at + 1;
 		while (end < q->n && q->fd[end] == q->fd[at])
 			end++;
-		while (at < end) {
-			int n = sendmmsg(q->fd[at], q->msg + at, end - at, MSG_DONTWAIT);
-			if (n > 0) {
-				at += (unsigned)n;
-			} else if (n < 0 && errno == EINTR) {
-				continue;
-			} else {
-				tw->count[C_SEND_FAILED]++;
-				at++;
-			}
-		}
+		unsigned failed;
+		pbx_dgram_send(q->fd[at], q->msg + at, end - at, &failed);
+		tw->count[C_SEND_FAILED] += failed;
+		at = end;
 	}
 	q->n = 0;
 }

@@ -74,6 +74,25 @@ int pbx_dgram_pktinfo_on(int fd, int family)
 	return rc ? -errno : 0;
 }
 
+int pbx_dgram_send(int fd, struct mmsghdr *msg, unsigned n, unsigned *failed)
+{
+	unsigned sent = 0;
+	*failed = 0;
+	while (sent < n) {
+		int k = sendmmsg(fd, msg + sent, n - sent, MSG_DONTWAIT);
+		if (k > 0) {
+			sent += (unsigned)k;
+		} else if (k < 0 && errno == EINTR) {
+			continue;
+		} else {
+			/* The first one failed: lose it, try the rest. */
+			(*failed)++;
+			sent++;
+		}
+	}
+	return 0;
+}
+
 void pbx_dgram_arrival(struct msghdr *h, const struct pbx_addr *bound,
 		       struct pbx_dgram_arrival *ar)
 {

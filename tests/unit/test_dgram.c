@@ -1,7 +1,8 @@
 /* test_dgram.c - a worker's UDP sockets over loopback: what a socket bound
  * to every address is bound to (pbx_listen_bound), batched receive
  * (pbx_dgram_recv) with the arrival address (pbx_dgram_arrival), the
- * answer's pktinfo (pbx_dgram_put_pktinfo) and the event-loop set-up
+ * answer's pktinfo (pbx_dgram_put_pktinfo), batched sending that loses
+ * only what the kernel refuses (pbx_dgram_send) and the event-loop set-up
  * (pbx_dgram_watch). */
 #include <check.h>
 #include <errno.h>
@@ -136,6 +137,44 @@ START_TEST(test_pbx_dgram_recv_batch_and_arrival)
 }
 END_TEST
 
+START_TEST(test_pbx_dgram_send_skips_refused)
+{
+	struct pbx_addr bound;
+	bool wildcard;
+	int fd = wildcard_socket(&bound, &wildcard);
+	int out = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ge(out, 0);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(pbx_addr_port(&bound)),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	const char *texts[] = { "a", "bad", "c" };
+	struct mmsghdr msg[3];
+	struct iovec iov[3];
+	memset(msg, 0, sizeof msg);
+	for (int i = 0; i < 3; i++) {
+		iov[i].iov_base = (void *)texts[i];
+		iov[i].iov_len = strlen(texts[i]);
+		msg[i].msg_hdr.msg_name = &to;
+		msg[i].msg_hdr.msg_namelen = sizeof to;
+		msg[i].msg_hdr.msg_iov = &iov[i];
+		msg[i].msg_hdr.msg_iovlen = 1;
+	}
+	msg[1].msg_hdr.msg_namelen = 1; /* the kernel refuses this one */
+	unsigned failed = 99;
+	ck_assert_int_eq(pbx_dgram_send(out, msg, 3, &failed), 0);
+	ck_assert_uint_eq(failed, 1);
+	struct rx_bufs *b = calloc(1, sizeof *b);
+	struct pbx_dgram_rx rx = rx_of(b);
+	unsigned got = 0;
+	ck_assert_int_eq(pbx_dgram_recv(&rx, fd, false, &got), 0);
+	ck_assert_uint_eq(got, 2);
+	ck_assert_mem_eq(b->buf[0], "a", 1);
+	ck_assert_mem_eq(b->buf[1], "c", 1);
+	free(b);
+	close(out);
+	close(fd);
+}
+END_TEST
+
 static int reads;
 
 static void on_read(int fd, short what, void *arg)
@@ -183,6 +222,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("dgram");
 	tcase_add_test(tc, test_pbx_listen_bound_wildcard);
 	tcase_add_test(tc, test_pbx_dgram_recv_batch_and_arrival);
+	tcase_add_test(tc, test_pbx_dgram_send_skips_refused);
 	tcase_add_test(tc, test_pbx_dgram_watch);
 	suite_add_tcase(s, tc);
 	return s;

@@ -72,6 +72,12 @@ struct pbx_dgram_arrival {
  * of family (AF_INET or AF_INET6).  Returns 0 or -errno. */
 PBX_API int pbx_dgram_pktinfo_on(int fd, int family);
 
+/* pbx_dgram_send - send the n messages at msg on fd with as few sendmmsg
+ * calls as it takes, without waiting.  A message the kernel refuses (full
+ * buffer, unreachable destination) is lost and counted in *failed; the
+ * rest are still sent, as UDP would lose them anyway.  Returns 0. */
+PBX_API int pbx_dgram_send(int fd, struct mmsghdr *msg, unsigned n, unsigned *failed);
+
 /* pbx_dgram_arrival - read the pktinfo of a received message h (of a
  * socket bound to bound) into *ar; without pktinfo, ar->have is false and
  * ar->local is bound. */
