@@ -15,8 +15,6 @@
 #include "stund.h"
 
 #define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-#define DROP_LOG_MS 1000
-#define EXCERPT_BYTES 160
 
 /* Counter names: fixed ones, then one per codec drop reason (filled in by
  * main before the skeleton starts, read-only afterwards). */
@@ -242,33 +240,17 @@ static void stund_worker_stop(struct pbx_worker *w)
 	pbx_worker_set_data(w, NULL);
 }
 
-/* Dropped messages are counted by the caller; the log says so at most
- * once a second per reason and worker (a flood must not become a flood
- * of log lines), with how many went unlogged, and rpctl status keeps an
- * excerpt of the logged one. */
+/* Dropped messages are counted by the caller and logged by the skeleton
+ * (at most once a second per reason and worker); rpctl status keeps an
+ * excerpt of what broke the protocol, not of good messages from a source
+ * that is blocked or too fast. */
 void worker_drop(struct stund_worker *sw, enum stund_counter c, const struct pbx_addr *src,
-		 size_t offset, const void *bytes, size_t len, int64_t now_ms)
+		 size_t offset, const void *bytes, size_t len)
 {
 	if ((unsigned)c >= C_COUNT)
 		return;
-	if (sw->drop_logged_ms[c] && now_ms - sw->drop_logged_ms[c] < DROP_LOG_MS) {
-		sw->drop_suppressed[c]++;
-		return;
-	}
-	const char *reason = worker_counter_name(c);
-	if (strncmp(reason, "dropped-", 8) == 0)
-		reason += 8;
-	char text[PBX_ADDRSTRLEN];
-	pbx_addr_format(src, text, sizeof text);
-	pbx_log_info("dropped source=%s reason=%s offset=%zu bytes=%zu unlogged=%llu", text,
-		     reason, offset, len, (unsigned long long)sw->drop_suppressed[c]);
-	/* Excerpts of what broke the protocol, not of good messages from a
-	 * source that is blocked or too fast. */
-	if (bytes && len && c != C_DROP_RATE && c != C_DROP_BLACKLISTED)
-		store_writer_refused(pbx_worker_writer(sw->w), "stun", src, reason, offset, bytes,
-				     len < EXCERPT_BYTES ? len : EXCERPT_BYTES);
-	sw->drop_logged_ms[c] = now_ms ? now_ms : 1;
-	sw->drop_suppressed[c] = 0;
+	pbx_worker_drop(sw->w, c, "stun", src, offset,
+			c != C_DROP_RATE && c != C_DROP_BLACKLISTED ? bytes : NULL, len);
 }
 
 int main(int argc, char **argv)

@@ -144,15 +144,14 @@ struct stund_worker {
 	struct stund_sock *tls;
 	struct udp_batch *batch;
 	struct pbx_stream_group conns;  /* TCP and TLS (tcp.c) */
-	/* Drop logging: one line per reason per second at most. */
-	int64_t drop_logged_ms[C_COUNT];
-	uint64_t drop_suppressed[C_COUNT];
 };
 
-/* worker_drop - count a dropped message and log it (rate-limited);
- * bytes/len (may be NULL) are kept as an excerpt for rpctl status. */
+/* worker_drop - log a dropped message (the caller counts it), at most
+ * once a second per reason (pbx_worker_drop); bytes/len (may be NULL)
+ * are kept as an excerpt for rpctl status unless the drop was for the
+ * source (blacklisted, rate-limited), not for what it sent. */
 void worker_drop(struct stund_worker *sw, enum stund_counter c, const struct pbx_addr *src,
-		 size_t offset, const void *bytes, size_t len, int64_t now_ms);
+		 size_t offset, const void *bytes, size_t len);
 
 /* worker_counter_name - the name of counter c ("dropped-truncated"). */
 const char *worker_counter_name(enum stund_counter c);

@@ -30,19 +30,18 @@ static void *on_accept(void *arg, struct pbx_stream *st)
 	const struct store_snapshot *snap = pbx_worker_snapshot(sw->w);
 	const struct pbx_addr *peer = pbx_stream_peer(st);
 	struct pbx_cidr entry;
-	int64_t now_ms = stund_now_ms();
 
 	if (store_snapshot_blacklist_entry(snap, peer, store_now(), &entry)) {
 		store_writer_hit(pbx_worker_writer(sw->w), &entry, 1);
 		pbx_worker_count(sw->w, C_DROP_BLACKLISTED, 1);
-		worker_drop(sw, C_DROP_BLACKLISTED, peer, 0, NULL, 0, now_ms);
+		worker_drop(sw, C_DROP_BLACKLISTED, peer, 0, NULL, 0);
 		return NULL;
 	}
 	if (sw->conns.n >= STUND_MAX_CONNS ||
 	    !limit_conn_open(ctx->limit, peer,
 			     (unsigned)snap->setting_int[STORE_SET_STUND_TCP_PER_SOURCE])) {
 		pbx_worker_count(sw->w, C_CONN_REFUSED, 1);
-		worker_drop(sw, C_CONN_REFUSED, peer, 0, NULL, 0, now_ms);
+		worker_drop(sw, C_CONN_REFUSED, peer, 0, NULL, 0);
 		return NULL;
 	}
 	struct conn *c = calloc(1, sizeof *c);
@@ -82,7 +81,7 @@ static void on_message(void *conn, struct pbx_stream *st, enum stun_frame_kind k
 			(uint32_t)snap->setting_int[STORE_SET_STUND_RATE_PER_SECOND],
 			(uint32_t)snap->setting_int[STORE_SET_STUND_RATE_BURST])) {
 		pbx_worker_count(sw->w, C_DROP_RATE, 1);
-		worker_drop(sw, C_DROP_RATE, peer, 0, p, len, now_ms);
+		worker_drop(sw, C_DROP_RATE, peer, 0, p, len);
 		return;
 	}
 	struct stund_req req = {
@@ -103,8 +102,7 @@ static void on_message(void *conn, struct pbx_stream *st, enum stun_frame_kind k
 		if (a.counter >= 0)
 			pbx_worker_count(sw->w, (size_t)a.counter, 1);
 		if (a.dropped)
-			worker_drop(sw, (enum stund_counter)a.counter, peer, a.drop_off, p, len,
-				    now_ms);
+			worker_drop(sw, (enum stund_counter)a.counter, peer, a.drop_off, p, len);
 		return;
 	}
 	/* Fits: the stream takes a message only with STUND_ANSWER_MAX free. */
@@ -125,7 +123,7 @@ static const char *on_lost(void *conn, struct pbx_stream *st, const struct stun_
 	enum stund_counter d = C_DROP_BASE + (f->kind == STUN_FRAME_GARBAGE ? f->drop
 									: STUN_DROP_NOT_STUN);
 	pbx_worker_count(c->sw->w, d, 1);
-	worker_drop(c->sw, d, pbx_stream_peer(st), off, p, len, stund_now_ms());
+	worker_drop(c->sw, d, pbx_stream_peer(st), off, p, len);
 	return worker_counter_name(d);
 }
 

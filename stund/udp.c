@@ -148,8 +148,7 @@ static void one(struct stund_sock *s, struct udp_batch *b, unsigned i,
 		if (a.counter >= 0)
 			b->count[a.counter]++;
 		if (a.dropped)
-			worker_drop(sw, (enum stund_counter)a.counter, &peer, a.drop_off, p, len,
-				    now_ms);
+			worker_drop(sw, (enum stund_counter)a.counter, &peer, a.drop_off, p, len);
 		return;
 	}
 	b->count[C_ANSWERED_UDP]++;
@@ -162,7 +161,7 @@ static void one(struct stund_sock *s, struct udp_batch *b, unsigned i,
 	return;
 dropped:
 	b->count[drop]++;
-	worker_drop(sw, drop, &peer, 0, p, len, now_ms);
+	worker_drop(sw, drop, &peer, 0, p, len);
 }
 
 static void send_queue(struct stund_worker *sw, struct udp_batch *b, enum stund_role role)

@@ -17,9 +17,7 @@
 #include "pbx-config.h"
 #include "turnd.h"
 
-#define DROP_LOG_MS 1000
 #define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-#define EXCERPT_BYTES 160
 #define FRAUD_SOURCES 65536
 
 struct user_count {
@@ -406,25 +404,7 @@ void worker_drop(struct turnd_worker *tw, enum turnd_counter c, const struct pbx
 	if ((unsigned)c >= C_COUNT)
 		return;
 	tw->count[c]++;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	if (tw->drop_logged_ms[c] && now_ms - tw->drop_logged_ms[c] < DROP_LOG_MS) {
-		tw->drop_suppressed[c]++;
-		return;
-	}
-	const char *reason = worker_counter_name(c);
-	if (strncmp(reason, "dropped-", 8) == 0)
-		reason += 8;
-	char text[PBX_ADDRSTRLEN];
-	pbx_addr_format(src, text, sizeof text);
-	pbx_log_info("dropped source=%s reason=%s offset=%zu bytes=%zu unlogged=%llu", text,
-		     reason, offset, len, (unsigned long long)tw->drop_suppressed[c]);
-	if (bytes && len)
-		store_writer_refused(pbx_worker_writer(tw->w), "turn", src, reason, offset, bytes,
-				     len < EXCERPT_BYTES ? len : EXCERPT_BYTES);
-	tw->drop_logged_ms[c] = now_ms ? now_ms : 1;
-	tw->drop_suppressed[c] = 0;
+	pbx_worker_drop(tw->w, c, "turn", src, offset, bytes, len);
 }
 
 void worker_suspicious(struct turnd_worker *tw, const struct pbx_addr *src, const char *reason)

@@ -323,8 +323,6 @@ struct turnd_worker {
 	struct udp_out *out;                    /* batches (udp.c) */
 	struct relay_in *relay_in;              /* relay reads (relay.c) */
 	uint64_t seq;                           /* Data indication IDs */
-	int64_t drop_logged_ms[C_COUNT];
-	uint64_t drop_suppressed[C_COUNT];
 	uint32_t count[C_COUNT];                /* batched counters */
 };
 
