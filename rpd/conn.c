@@ -1042,7 +1042,7 @@ void conn_accept(struct rpd_worker *rw, enum store_proto proto, int fd,
 	socket_options(fd);
 	set_phase(c, P_INSPECT);
 	if (store_proto_tls(proto)) {
-		if (!ctx->server || pbx_tls_accept(ctx->server, fd, &c->c.tls)) {
+		if (!ctx->tls.creds || pbx_tls_accept(ctx->tls.creds, fd, &c->c.tls)) {
 			pbx_log_warn("tls-failed client=%s service=%s reason=tls-failed "
 				     "error=\"no usable certificate (rpd.tls-cert, rpd.tls-key)\"",
 				     c->client_text, store_proto_name(proto));

@@ -15,26 +15,6 @@
 #define RESOLVE_EVERY_S 60
 #define FRAUD_SOURCES 65536
 
-static void sig_of(const char *path, struct file_sig *sig)
-{
-	struct stat st;
-	memset(sig, 0, sizeof *sig);
-	if (!*path || stat(path, &st))
-		return;
-	sig->exists = true;
-	sig->dev = st.st_dev;
-	sig->ino = st.st_ino;
-	sig->size = st.st_size;
-	sig->mtime = st.st_mtim;
-}
-
-static bool sig_eq(const struct file_sig *a, const struct file_sig *b)
-{
-	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
-	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
-	       a->mtime.tv_nsec == b->mtime.tv_nsec;
-}
-
 static bool any_tls_listener(const struct store_snapshot *snap)
 {
 	for (int p = 0; p < STORE_PROTO_COUNT; p++)
@@ -134,20 +114,17 @@ void *ctx_prepare(const struct store_snapshot *snap, void *prevp, bool reloaded)
 	const char *trust = snap->setting_str[STORE_SET_RPD_TRUST_CA];
 	const char *target_ca = snap->setting_str[STORE_SET_RPD_TARGET_CA];
 	const char *priority = snap->setting_str[STORE_SET_RPD_TLS_PRIORITY];
-	struct file_sig cert_sig, key_sig, trust_sig, ca_sig;
-	sig_of(cert, &cert_sig);
-	sig_of(key, &key_sig);
-	sig_of(trust, &trust_sig);
-	sig_of(target_ca, &ca_sig);
+	struct pbx_tls_server_conf server = { cert, key, priority, trust };
+	struct pbx_tls_file_id ca_id;
+	pbx_tls_file_id(target_ca, &ca_id);
 	int64_t now = store_now();
 
-	bool server_same = prev && strcmp(prev->cert, cert) == 0 && strcmp(prev->key, key) == 0 &&
-			   strcmp(prev->trust, trust) == 0 &&
-			   strcmp(prev->priority, priority) == 0 &&
-			   sig_eq(&prev->cert_sig, &cert_sig) && sig_eq(&prev->key_sig, &key_sig) &&
-			   sig_eq(&prev->trust_sig, &trust_sig);
+	/* The files are looked at on every poll: a certificate replaced on
+	 * disk is taken without a store change. */
+	bool server_same = prev && !pbx_tls_server_files_changed(&prev->tls, &server);
 	bool client_same = prev && strcmp(prev->target_ca, target_ca) == 0 &&
-			   strcmp(prev->priority, priority) == 0 && sig_eq(&prev->target_ca_sig, &ca_sig);
+			   strcmp(prev->priority, priority) == 0 &&
+			   pbx_tls_file_id_equal(&prev->target_ca_id, &ca_id);
 	bool stale = !prev || now - prev->resolved_at >= RESOLVE_EVERY_S;
 	if (prev && server_same && client_same && !reloaded && !stale)
 		return prev;
@@ -156,35 +133,18 @@ void *ctx_prepare(const struct store_snapshot *snap, void *prevp, bool reloaded)
 	if (!c)
 		return prev;
 	atomic_init(&c->refs, 1);
-	copy(c->cert, sizeof c->cert, cert);
-	copy(c->key, sizeof c->key, key);
-	copy(c->trust, sizeof c->trust, trust);
 	copy(c->target_ca, sizeof c->target_ca, target_ca);
 	copy(c->priority, sizeof c->priority, priority);
-	c->cert_sig = cert_sig;
-	c->key_sig = key_sig;
-	c->trust_sig = trust_sig;
-	c->target_ca_sig = ca_sig;
+	c->target_ca_id = ca_id;
 
 	/* Server credentials: rebuilt when their inputs changed; a set that
 	 * fails to load leaves the previous one in service. */
-	struct pbx_err err;
-	if (server_same) {
-		c->server = prev->server ? pbx_tls_creds_ref(prev->server) : NULL;
-		c->server_failed = prev->server_failed;
-	} else if (*cert || *key || any_tls_listener(snap)) {
-		struct pbx_tls_server_conf conf = { cert, key, priority, trust };
-		if (pbx_tls_server_creds_new(&conf, &c->server, &err) == 0) {
-			pbx_log_notice("tls-credentials-loaded cert=%s", cert);
-		} else {
-			c->server_failed = true;
-			c->server = prev && prev->server ? pbx_tls_creds_ref(prev->server) : NULL;
-			pbx_log_error("tls-credentials-failed reason=load-failed detail=\"%s\"%s",
-				      pbx_err_text(&err),
-				      c->server ? " (keeping the previous certificate)"
-						: " (TLS ports refuse connections)");
-		}
+	if (pbx_tls_server_files_update(&c->tls, &server, any_tls_listener(snap),
+					prev ? &prev->tls : NULL) == -ENOMEM) {
+		free(c);
+		return prev;
 	}
+	struct pbx_err err;
 	if (client_same && prev->client) {
 		c->client = pbx_tls_creds_ref(prev->client);
 	} else if (*target_ca || any_tls_target(snap) || !prev) {
@@ -225,7 +185,7 @@ void ctx_unref(void *ctx)
 	struct rpd_ctx *c = ctx;
 	if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	pbx_tls_creds_unref(c->server);
+	pbx_tls_server_files_cleanup(&c->tls);
 	pbx_tls_creds_unref(c->client);
 	for (size_t i = 0; i < c->n_hosts; i++)
 		free(c->hosts[i].host);

@@ -6,7 +6,6 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/stat.h>
 #include <pbxedge/addr.h>
 #include <pbxedge/fraud.h>
 #include <pbxedge/store.h>
@@ -22,15 +21,6 @@ struct rpd_host {
 	const char *error; /* resolver failure, static text */
 };
 
-/* Identity of a file's content as far as stat can tell. */
-struct file_sig {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
-	bool exists;
-};
-
 /* The fraud table outlives every context: it is handed from one to the
  * next. */
 struct rpd_fraud {
@@ -40,12 +30,11 @@ struct rpd_fraud {
 
 struct rpd_ctx {
 	_Atomic unsigned refs;
-	struct pbx_tls_creds *server; /* NULL: no usable certificate */
+	struct pbx_tls_server_files tls; /* tls.creds NULL: no usable certificate */
 	struct pbx_tls_creds *client;
-	/* Inputs the credentials were built from, to notice changes. */
-	char cert[4096], key[4096], trust[4096], target_ca[4096], priority[1024];
-	struct file_sig cert_sig, key_sig, trust_sig, target_ca_sig;
-	bool server_failed;           /* the last attempt failed (logged once) */
+	/* Inputs the client credentials were built from, to notice changes. */
+	char target_ca[4096], priority[1024];
+	struct pbx_tls_file_id target_ca_id;
 	struct rpd_host *hosts;
 	size_t n_hosts;
 	int64_t resolved_at;

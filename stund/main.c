@@ -15,8 +15,6 @@
 #include "stund.h"
 
 #define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-#define DROP_LOG_MS 1000
-#define EXCERPT_BYTES 160
 
 /* Counter names: fixed ones, then one per codec drop reason (filled in by
  * main before the skeleton starts, read-only afterwards). */
@@ -91,26 +89,6 @@ static int stund_check(const struct store_snapshot *snap, FILE *out)
 
 /* ---- the shared context ---- */
 
-static void sig_of(const char *path, struct file_sig *sig)
-{
-	struct stat st;
-	memset(sig, 0, sizeof *sig);
-	if (!*path || stat(path, &st))
-		return;
-	sig->exists = true;
-	sig->dev = st.st_dev;
-	sig->ino = st.st_ino;
-	sig->size = st.st_size;
-	sig->mtime = st.st_mtim;
-}
-
-static bool sig_eq(const struct file_sig *a, const struct file_sig *b)
-{
-	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
-	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
-	       a->mtime.tv_nsec == b->mtime.tv_nsec;
-}
-
 static void log_config(const struct stund_config *cfg, bool startup)
 {
 	if (cfg->n_problems) {
@@ -146,43 +124,26 @@ static void *stund_prepare(const struct store_snapshot *snap, void *prevp, bool 
 	if (problems)
 		return prev; /* NULL at start-up: the start fails */
 
-	const char *cert = cfg.tls ? snap->setting_str[STORE_SET_STUND_TLS_CERT] : "";
-	const char *key = cfg.tls ? snap->setting_str[STORE_SET_STUND_TLS_KEY] : "";
-	struct file_sig cert_sig, key_sig;
-	sig_of(cert, &cert_sig);
-	sig_of(key, &key_sig);
-	bool same = prev && strcmp(prev->cert, cert) == 0 && strcmp(prev->key, key) == 0 &&
-		    sig_eq(&prev->cert_sig, &cert_sig) && sig_eq(&prev->key_sig, &key_sig);
-	if (same)
+	/* The certificate is looked at on every poll: one replaced on disk
+	 * is taken without a store change. */
+	struct pbx_tls_server_conf tls = {
+		.cert_file = cfg.tls ? snap->setting_str[STORE_SET_STUND_TLS_CERT] : "",
+		.key_file = cfg.tls ? snap->setting_str[STORE_SET_STUND_TLS_KEY] : "",
+		.priority = TLS_PRIORITY,
+	};
+	if (prev && !pbx_tls_server_files_changed(&prev->tls, &tls))
 		return prev;
 
 	struct stund_ctx *c = calloc(1, sizeof *c);
 	if (!c)
 		return prev;
 	atomic_init(&c->refs, 1);
-	snprintf(c->cert, sizeof c->cert, "%s", cert);
-	snprintf(c->key, sizeof c->key, "%s", key);
-	c->cert_sig = cert_sig;
-	c->key_sig = key_sig;
 	c->limit = prev ? limit_ref(prev->limit) : limit_new();
-	if (!c->limit) {
+	if (!c->limit || pbx_tls_server_files_update(&c->tls, &tls, false,
+						     prev ? &prev->tls : NULL) == -ENOMEM) {
+		limit_unref(c->limit);
 		free(c);
 		return prev;
-	}
-	if (*cert) {
-		struct pbx_err err;
-		struct pbx_tls_server_conf conf = { cert, key, TLS_PRIORITY, NULL };
-		if (pbx_tls_server_creds_new(&conf, &c->tls, &err) == 0) {
-			pbx_log_notice("tls-credentials-loaded cert=%s", cert);
-		} else {
-			/* A set that fails to load leaves the previous one in
-			 * service. */
-			c->tls = prev && prev->tls ? pbx_tls_creds_ref(prev->tls) : NULL;
-			pbx_log_error("tls-credentials-failed reason=load-failed detail=\"%s\"%s",
-				      pbx_err_text(&err),
-				      c->tls ? " (keeping the previous certificate)"
-					     : " (the TLS port refuses connections)");
-		}
 	}
 	return c;
 }
@@ -198,7 +159,7 @@ void stund_ctx_unref(void *ctx)
 	struct stund_ctx *c = ctx;
 	if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	pbx_tls_creds_unref(c->tls);
+	pbx_tls_server_files_cleanup(&c->tls);
 	limit_unref(c->limit);
 	free(c);
 }
@@ -210,6 +171,7 @@ static struct stund_worker *worker_state(struct pbx_worker *w)
 	struct stund_worker *sw = pbx_worker_data(w);
 	if (!sw && (sw = calloc(1, sizeof *sw))) {
 		sw->w = w;
+		pbx_stream_group_init(&sw->conns);
 		pbx_worker_set_data(w, sw);
 	}
 	return sw;
@@ -227,13 +189,7 @@ static void *stund_socket_open(struct pbx_worker *w, const struct pbx_listen_spe
 	s->fd = fd;
 	s->role = STUND_TAG_ROLE(spec->tag);
 	s->t = STUND_TAG_T(spec->tag);
-	s->addr = spec->addr;
-	/* What was really bound: "::" falls back to 0.0.0.0 without IPv6. */
-	struct sockaddr_in6 sin6;
-	socklen_t sl = sizeof sin6;
-	if (getsockname(fd, (struct sockaddr *)&sin6, &sl) == 0)
-		pbx_addr_from_sockaddr(&s->addr, (struct sockaddr *)&sin6, sl);
-	s->wildcard = pbx_addr_is_any(&s->addr);
+	pbx_listen_bound(fd, spec, &s->addr, &s->wildcard);
 	int rc = s->t == T_UDP ? udp_open(s) : tcp_open(s);
 	if (rc) {
 		pbx_log_error("listener-failed service=%s reason=event-setup-failed error=\"%s\"",
@@ -284,33 +240,17 @@ static void stund_worker_stop(struct pbx_worker *w)
 	pbx_worker_set_data(w, NULL);
 }
 
-/* Dropped messages are counted by the caller; the log says so at most
- * once a second per reason and worker (a flood must not become a flood
- * of log lines), with how many went unlogged, and rpctl status keeps an
- * excerpt of the logged one. */
+/* Dropped messages are counted by the caller and logged by the skeleton
+ * (at most once a second per reason and worker); rpctl status keeps an
+ * excerpt of what broke the protocol, not of good messages from a source
+ * that is blocked or too fast. */
 void worker_drop(struct stund_worker *sw, enum stund_counter c, const struct pbx_addr *src,
-		 size_t offset, const void *bytes, size_t len, int64_t now_ms)
+		 size_t offset, const void *bytes, size_t len)
 {
 	if ((unsigned)c >= C_COUNT)
 		return;
-	if (sw->drop_logged_ms[c] && now_ms - sw->drop_logged_ms[c] < DROP_LOG_MS) {
-		sw->drop_suppressed[c]++;
-		return;
-	}
-	const char *reason = worker_counter_name(c);
-	if (strncmp(reason, "dropped-", 8) == 0)
-		reason += 8;
-	char text[PBX_ADDRSTRLEN];
-	pbx_addr_format(src, text, sizeof text);
-	pbx_log_info("dropped source=%s reason=%s offset=%zu bytes=%zu unlogged=%llu", text,
-		     reason, offset, len, (unsigned long long)sw->drop_suppressed[c]);
-	/* Excerpts of what broke the protocol, not of good messages from a
-	 * source that is blocked or too fast. */
-	if (bytes && len && c != C_DROP_RATE && c != C_DROP_BLACKLISTED)
-		store_writer_refused(pbx_worker_writer(sw->w), "stun", src, reason, offset, bytes,
-				     len < EXCERPT_BYTES ? len : EXCERPT_BYTES);
-	sw->drop_logged_ms[c] = now_ms ? now_ms : 1;
-	sw->drop_suppressed[c] = 0;
+	pbx_worker_drop(sw->w, c, "stun", src, offset,
+			c != C_DROP_RATE && c != C_DROP_BLACKLISTED ? bytes : NULL, len);
 }
 
 int main(int argc, char **argv)

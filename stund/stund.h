@@ -11,6 +11,7 @@
 #include <pbxedge/addr.h>
 #include <pbxedge/daemon.h>
 #include <pbxedge/store.h>
+#include <pbxedge/stream.h>
 #include <pbxedge/stun.h>
 #include <pbxedge/tls.h>
 
@@ -83,19 +84,9 @@ void limit_conn_close(struct stund_limit *l, const struct pbx_addr *src);
 
 /* ---- main.c: the shared context and the workers ---- */
 
-struct file_sig {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
-	bool exists;
-};
-
 struct stund_ctx {
 	_Atomic unsigned refs;
-	struct pbx_tls_creds *tls;      /* NULL: no usable certificate */
-	char cert[4096], key[4096];
-	struct file_sig cert_sig, key_sig;
+	struct pbx_tls_server_files tls; /* tls.creds NULL: no usable certificate */
 	struct stund_limit *limit;      /* reference, handed from one context to
 					 * the next */
 };
@@ -139,11 +130,11 @@ struct stund_sock {
 	enum stund_transport t;
 	struct pbx_addr addr;  /* as bound */
 	bool wildcard;         /* bound to 0.0.0.0 or ::: answers need pktinfo */
-	struct event *ev;
+	struct event *ev;      /* UDP */
+	struct pbx_stream_listener *listener; /* TCP, TLS */
 };
 
 struct udp_batch;
-struct conn;
 
 /* Per-worker state. */
 struct stund_worker {
@@ -152,17 +143,15 @@ struct stund_worker {
 	struct stund_sock *tcp[R_COUNT];
 	struct stund_sock *tls;
 	struct udp_batch *batch;
-	struct conn *conns;
-	size_t n_conns;
-	/* Drop logging: one line per reason per second at most. */
-	int64_t drop_logged_ms[C_COUNT];
-	uint64_t drop_suppressed[C_COUNT];
+	struct pbx_stream_group conns;  /* TCP and TLS (tcp.c) */
 };
 
-/* worker_drop - count a dropped message and log it (rate-limited);
- * bytes/len (may be NULL) are kept as an excerpt for rpctl status. */
+/* worker_drop - log a dropped message (the caller counts it), at most
+ * once a second per reason (pbx_worker_drop); bytes/len (may be NULL)
+ * are kept as an excerpt for rpctl status unless the drop was for the
+ * source (blacklisted, rate-limited), not for what it sent. */
 void worker_drop(struct stund_worker *sw, enum stund_counter c, const struct pbx_addr *src,
-		 size_t offset, const void *bytes, size_t len, int64_t now_ms);
+		 size_t offset, const void *bytes, size_t len);
 
 /* worker_counter_name - the name of counter c ("dropped-truncated"). */
 const char *worker_counter_name(enum stund_counter c);

@@ -19,13 +19,6 @@
 #include "stund.h"
 
 #define ROUNDS 8          /* batches per wake-up before others get a turn */
-#define CTL_LEN PBX_DGRAM_CTL_LEN
-#define RCVBUF (1 << 20)
-
-union ctl {
-	char buf[CTL_LEN];
-	struct cmsghdr align;
-};
 
 /* Answers going out of one socket. */
 struct out_queue {
@@ -33,14 +26,14 @@ struct out_queue {
 	struct mmsghdr msg[STUND_BATCH];
 	struct iovec iov[STUND_BATCH];
 	struct sockaddr_in6 name[STUND_BATCH];
-	union ctl ctl[STUND_BATCH];
+	union pbx_dgram_ctl ctl[STUND_BATCH];
 };
 
 struct udp_batch {
 	struct mmsghdr in[STUND_BATCH];
 	struct iovec in_iov[STUND_BATCH];
 	struct sockaddr_in6 in_name[STUND_BATCH];
-	union ctl in_ctl[STUND_BATCH];
+	union pbx_dgram_ctl in_ctl[STUND_BATCH];
 	uint8_t in_buf[STUND_BATCH][STUND_UDP_MAX];
 	struct out_queue q[R_COUNT];
 	uint8_t out_buf[STUND_BATCH][STUND_ANSWER_MAX];
@@ -155,8 +148,7 @@ static void one(struct stund_sock *s, struct udp_batch *b, unsigned i,
 		if (a.counter >= 0)
 			b->count[a.counter]++;
 		if (a.dropped)
-			worker_drop(sw, (enum stund_counter)a.counter, &peer, a.drop_off, p, len,
-				    now_ms);
+			worker_drop(sw, (enum stund_counter)a.counter, &peer, a.drop_off, p, len);
 		return;
 	}
 	b->count[C_ANSWERED_UDP]++;
@@ -169,13 +161,13 @@ static void one(struct stund_sock *s, struct udp_batch *b, unsigned i,
 	return;
 dropped:
 	b->count[drop]++;
-	worker_drop(sw, drop, &peer, 0, p, len, now_ms);
+	worker_drop(sw, drop, &peer, 0, p, len);
 }
 
 static void send_queue(struct stund_worker *sw, struct udp_batch *b, enum stund_role role)
 {
 	struct out_queue *q = &b->q[role];
-	unsigned sent = 0;
+	unsigned failed = 0;
 	if (!q->n)
 		return;
 	if (!sw->udp[role]) {
@@ -183,19 +175,8 @@ static void send_queue(struct stund_worker *sw, struct udp_batch *b, enum stund_
 		q->n = 0;
 		return;
 	}
-	while (sent < q->n) {
-		int n = sendmmsg(sw->udp[role]->fd, q->msg + sent, q->n - sent, MSG_DONTWAIT);
-		if (n > 0) {
-			sent += (unsigned)n;
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else {
-			/* The first one failed (full buffer, unreachable
-			 * destination): lose it, try the rest. */
-			b->count[C_SEND_FAILED]++;
-			sent++;
-		}
-	}
+	pbx_dgram_send(sw->udp[role]->fd, q->msg, q->n, &failed);
+	b->count[C_SEND_FAILED] += failed;
 	q->n = 0;
 }
 
@@ -205,21 +186,11 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	struct stund_worker *sw = s->sw;
 	struct udp_batch *b = sw->batch;
 	(void)what;
+	const struct pbx_dgram_rx rx = { b->in, b->in_iov, b->in_name, b->in_ctl,
+					  &b->in_buf[0][0], STUND_UDP_MAX, STUND_BATCH };
 	for (int round = 0; round < ROUNDS; round++) {
-		for (unsigned i = 0; i < STUND_BATCH; i++) {
-			struct msghdr *h = &b->in[i].msg_hdr;
-			b->in_iov[i].iov_base = b->in_buf[i];
-			b->in_iov[i].iov_len = sizeof b->in_buf[i];
-			h->msg_name = &b->in_name[i];
-			h->msg_namelen = sizeof b->in_name[i];
-			h->msg_iov = &b->in_iov[i];
-			h->msg_iovlen = 1;
-			h->msg_control = s->wildcard ? b->in_ctl[i].buf : NULL;
-			h->msg_controllen = s->wildcard ? sizeof b->in_ctl[i].buf : 0;
-			h->msg_flags = 0;
-		}
-		int n = recvmmsg(fd, b->in, STUND_BATCH, MSG_DONTWAIT, NULL);
-		if (n <= 0)
+		unsigned n;
+		if (pbx_dgram_recv(&rx, fd, s->wildcard, &n) || n == 0)
 			break;
 		/* One look at the clocks, the snapshot and the limits per
 		 * batch. */
@@ -228,7 +199,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		int64_t now_ms = stund_now_ms();
 		int64_t now_s = store_now();
 		memset(b->count, 0, sizeof b->count);
-		for (unsigned i = 0; i < (unsigned)n; i++)
+		for (unsigned i = 0; i < n; i++)
 			one(s, b, i, snap, ctx->limit, now_ms, now_s);
 		for (int r = 0; r < R_COUNT; r++)
 			send_queue(sw, b, (enum stund_role)r);
@@ -244,27 +215,15 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 int udp_open(struct stund_sock *s)
 {
 	struct stund_worker *sw = s->sw;
-	int rcvbuf = RCVBUF;
 	if (!sw->batch && !(sw->batch = calloc(1, sizeof *sw->batch)))
 		return -ENOMEM;
-	setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-	if (s->wildcard) {
-		int rc = pbx_dgram_pktinfo_on(s->fd, pbx_addr_family(&s->addr));
-		if (rc)
-			return rc;
-	}
-	s->ev = event_new(pbx_worker_base(sw->w), s->fd, EV_READ | EV_PERSIST, on_read, s);
-	if (!s->ev || event_add(s->ev, NULL))
-		return -ENOMEM;
-	return 0;
+	return pbx_dgram_watch(pbx_worker_base(sw->w), s->fd, &s->addr, s->wildcard, on_read, s,
+			       &s->ev);
 }
 
 void udp_close(struct stund_sock *s)
 {
-	if (s->ev)
-		event_free(s->ev);
-	s->ev = NULL;
-	close(s->fd);
+	pbx_dgram_unwatch(&s->ev, s->fd);
 }
 
 void udp_batch_free(struct udp_batch *b)

@@ -17,9 +17,7 @@
 #include "pbx-config.h"
 #include "turnd.h"
 
-#define DROP_LOG_MS 1000
 #define TLS_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-#define EXCERPT_BYTES 160
 #define FRAUD_SOURCES 65536
 
 struct user_count {
@@ -245,9 +243,15 @@ static void *turnd_prepare(const struct store_snapshot *snap, void *prevp, bool 
 		else if (prev->cfg.external_auto)
 			external = prev->external; /* natd's last finding stands */
 	}
-	const char *cert = cfg.tls ? snap->setting_str[STORE_SET_TURND_TLS_CERT] : "";
-	const char *key = cfg.tls ? snap->setting_str[STORE_SET_TURND_TLS_KEY] : "";
-	if (prev && !reloaded && pbx_addr_equal(&external, &prev->external))
+	/* The certificate is looked at on every poll: one replaced on disk
+	 * is taken without a store change. */
+	struct pbx_tls_server_conf tls = {
+		.cert_file = cfg.tls ? snap->setting_str[STORE_SET_TURND_TLS_CERT] : "",
+		.key_file = cfg.tls ? snap->setting_str[STORE_SET_TURND_TLS_KEY] : "",
+		.priority = TLS_PRIORITY,
+	};
+	if (prev && !reloaded && pbx_addr_equal(&external, &prev->external) &&
+	    !pbx_tls_server_files_changed(&prev->tls, &tls))
 		return prev;
 	struct turnd_ctx *c = calloc(1, sizeof *c);
 	if (!c)
@@ -255,8 +259,6 @@ static void *turnd_prepare(const struct store_snapshot *snap, void *prevp, bool 
 	atomic_init(&c->refs, 1);
 	c->cfg = cfg;
 	c->external = external;
-	snprintf(c->cert, sizeof c->cert, "%s", cert);
-	snprintf(c->key, sizeof c->key, "%s", key);
 	if (prev)
 		snprintf(c->db_path, sizeof c->db_path, "%s", prev->db_path);
 	else
@@ -275,21 +277,10 @@ static void *turnd_prepare(const struct store_snapshot *snap, void *prevp, bool 
 	}
 	if (cfg.external_auto && !prev && config_external_auto(c->db_path, &c->external))
 		memset(&c->external, 0, sizeof c->external);
-	if (*cert) {
-		struct pbx_err err;
-		struct pbx_tls_server_conf conf = { cert, key, TLS_PRIORITY, NULL };
-		if (pbx_tls_server_creds_new(&conf, &c->tls, &err) == 0) {
-			if (reloaded)
-				pbx_log_notice("tls-credentials-loaded cert=%s", cert);
-		} else {
-			/* A set that fails to load leaves the previous one in
-			 * service. */
-			c->tls = prev && prev->tls ? pbx_tls_creds_ref(prev->tls) : NULL;
-			pbx_log_error("tls-credentials-failed reason=load-failed detail=\"%s\"%s",
-				      pbx_err_text(&err),
-				      c->tls ? " (keeping the previous certificate)"
-					     : " (the TLS ports refuse connections)");
-		}
+	if (pbx_tls_server_files_update(&c->tls, &tls, false, prev ? &prev->tls : NULL) ==
+	    -ENOMEM) {
+		turnd_ctx_unref(c);
+		return prev;
 	}
 	return c;
 }
@@ -305,7 +296,7 @@ void turnd_ctx_unref(void *ctx)
 	struct turnd_ctx *c = ctx;
 	if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	pbx_tls_creds_unref(c->tls);
+	pbx_tls_server_files_cleanup(&c->tls);
 	shared_unref(c->shared);
 	free(c);
 }
@@ -317,6 +308,7 @@ static struct turnd_worker *worker_state(struct pbx_worker *w)
 	struct turnd_worker *tw = pbx_worker_data(w);
 	if (!tw && (tw = calloc(1, sizeof *tw))) {
 		tw->w = w;
+		pbx_stream_group_init(&tw->conns);
 		pbx_worker_set_data(w, tw);
 		if (alloc_tick_start(tw)) {
 			free(tw);
@@ -339,12 +331,7 @@ static void *turnd_socket_open(struct pbx_worker *w, const struct pbx_listen_spe
 	s->tw = tw;
 	s->fd = fd;
 	s->t = (enum turnd_transport)spec->tag;
-	s->addr = spec->addr;
-	struct sockaddr_in6 sin6;
-	socklen_t sl = sizeof sin6;
-	if (getsockname(fd, (struct sockaddr *)&sin6, &sl) == 0)
-		pbx_addr_from_sockaddr(&s->addr, (struct sockaddr *)&sin6, sl);
-	s->wildcard = pbx_addr_is_any(&s->addr);
+	pbx_listen_bound(fd, spec, &s->addr, &s->wildcard);
 	int rc = s->t == T_UDP ? udp_open(s) : tcp_open(s);
 	if (rc) {
 		pbx_log_error("listener-failed service=%s reason=event-setup-failed error=\"%s\"",
@@ -417,25 +404,7 @@ void worker_drop(struct turnd_worker *tw, enum turnd_counter c, const struct pbx
 	if ((unsigned)c >= C_COUNT)
 		return;
 	tw->count[c]++;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	if (tw->drop_logged_ms[c] && now_ms - tw->drop_logged_ms[c] < DROP_LOG_MS) {
-		tw->drop_suppressed[c]++;
-		return;
-	}
-	const char *reason = worker_counter_name(c);
-	if (strncmp(reason, "dropped-", 8) == 0)
-		reason += 8;
-	char text[PBX_ADDRSTRLEN];
-	pbx_addr_format(src, text, sizeof text);
-	pbx_log_info("dropped source=%s reason=%s offset=%zu bytes=%zu unlogged=%llu", text,
-		     reason, offset, len, (unsigned long long)tw->drop_suppressed[c]);
-	if (bytes && len)
-		store_writer_refused(pbx_worker_writer(tw->w), "turn", src, reason, offset, bytes,
-				     len < EXCERPT_BYTES ? len : EXCERPT_BYTES);
-	tw->drop_logged_ms[c] = now_ms ? now_ms : 1;
-	tw->drop_suppressed[c] = 0;
+	pbx_worker_drop(tw->w, c, "turn", src, offset, bytes, len);
 }
 
 void worker_suspicious(struct turnd_worker *tw, const struct pbx_addr *src, const char *reason)

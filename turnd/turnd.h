@@ -15,6 +15,7 @@
 #include <pbxedge/dgram.h>
 #include <pbxedge/fraud.h>
 #include <pbxedge/store.h>
+#include <pbxedge/stream.h>
 #include <pbxedge/stun.h>
 #include <pbxedge/tls.h>
 
@@ -202,8 +203,7 @@ struct turnd_ctx {
 	_Atomic unsigned refs;
 	struct turnd_shared *shared;
 	struct turnd_config cfg;
-	struct pbx_tls_creds *tls;      /* NULL: no usable certificate */
-	char cert[4096], key[4096];
+	struct pbx_tls_server_files tls; /* tls.creds NULL: no usable certificate */
 	struct pbx_addr external;      /* advertised address, or empty */
 	char db_path[4096];
 };
@@ -282,7 +282,8 @@ struct turnd_sock {
 	enum turnd_transport t;
 	struct pbx_addr addr;  /* as bound */
 	bool wildcard;
-	struct event *ev;
+	struct event *ev;      /* UDP */
+	struct pbx_stream_listener *listener; /* TCP, TLS */
 };
 
 /* Where a request came from and how to answer it. */
@@ -309,13 +310,10 @@ struct turnd_worker {
 	size_t n_allocs;
 	struct event *tick;
 	int64_t last_status;
-	struct conn *conns;                     /* TCP and TLS (tcp.c) */
-	size_t n_conns;
+	struct pbx_stream_group conns;          /* TCP and TLS (tcp.c) */
 	struct udp_out *out;                    /* batches (udp.c) */
 	struct relay_in *relay_in;              /* relay reads (relay.c) */
 	uint64_t seq;                           /* Data indication IDs */
-	int64_t drop_logged_ms[C_COUNT];
-	uint64_t drop_suppressed[C_COUNT];
 	uint32_t count[C_COUNT];                /* batched counters */
 };
 

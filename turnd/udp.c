@@ -15,14 +15,7 @@
 #include "turnd.h"
 
 #define ROUNDS 8
-#define CTL_LEN PBX_DGRAM_CTL_LEN
-#define RCVBUF (1 << 20)
 #define SLOT (TURND_UDP_MAX + TURND_HEADROOM)
-
-union ctl {
-	char buf[CTL_LEN];
-	struct cmsghdr align;
-};
 
 /* Messages going out: to clients (answers, relayed data) and to peers. */
 struct queue {
@@ -31,14 +24,14 @@ struct queue {
 	struct mmsghdr msg[TURND_BATCH];
 	struct iovec iov[TURND_BATCH];
 	struct sockaddr_in6 name[TURND_BATCH];
-	union ctl ctl[TURND_BATCH];
+	union pbx_dgram_ctl ctl[TURND_BATCH];
 };
 
 struct udp_out {
 	struct mmsghdr in[TURND_BATCH];
 	struct iovec in_iov[TURND_BATCH];
 	struct sockaddr_in6 in_name[TURND_BATCH];
-	union ctl in_ctl[TURND_BATCH];
+	union pbx_dgram_ctl in_ctl[TURND_BATCH];
 	uint8_t in_buf[TURND_BATCH][TURND_UDP_MAX];
 	struct queue client, peer;
 	uint8_t slot[TURND_BATCH][SLOT];
@@ -54,17 +47,10 @@ static void send_queue(struct turnd_worker *tw, struct queue *q)
 		unsigned end = at + 1;
 		while (end < q->n && q->fd[end] == q->fd[at])
 			end++;
-		while (at < end) {
-			int n = sendmmsg(q->fd[at], q->msg + at, end - at, MSG_DONTWAIT);
-			if (n > 0) {
-				at += (unsigned)n;
-			} else if (n < 0 && errno == EINTR) {
-				continue;
-			} else {
-				tw->count[C_SEND_FAILED]++;
-				at++;
-			}
-		}
+		unsigned failed;
+		pbx_dgram_send(q->fd[at], q->msg + at, end - at, &failed);
+		tw->count[C_SEND_FAILED] += failed;
+		at = end;
 	}
 	q->n = 0;
 }
@@ -241,21 +227,11 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	struct turnd_worker *tw = s->tw;
 	struct udp_out *o = tw->out;
 	(void)what;
+	const struct pbx_dgram_rx rx = { o->in, o->in_iov, o->in_name, o->in_ctl,
+					  &o->in_buf[0][0], TURND_UDP_MAX, TURND_BATCH };
 	for (int round = 0; round < ROUNDS; round++) {
-		for (unsigned i = 0; i < TURND_BATCH; i++) {
-			struct msghdr *h = &o->in[i].msg_hdr;
-			o->in_iov[i].iov_base = o->in_buf[i];
-			o->in_iov[i].iov_len = sizeof o->in_buf[i];
-			h->msg_name = &o->in_name[i];
-			h->msg_namelen = sizeof o->in_name[i];
-			h->msg_iov = &o->in_iov[i];
-			h->msg_iovlen = 1;
-			h->msg_control = s->wildcard ? o->in_ctl[i].buf : NULL;
-			h->msg_controllen = s->wildcard ? sizeof o->in_ctl[i].buf : 0;
-			h->msg_flags = 0;
-		}
-		int n = recvmmsg(fd, o->in, TURND_BATCH, MSG_DONTWAIT, NULL);
-		if (n <= 0)
+		unsigned n;
+		if (pbx_dgram_recv(&rx, fd, s->wildcard, &n) || n == 0)
 			break;
 		struct turnd_req r = {
 			.tw = tw,
@@ -264,7 +240,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 			.now = turnd_now(),
 			.unix_now = store_now(),
 		};
-		for (unsigned i = 0; i < (unsigned)n; i++)
+		for (unsigned i = 0; i < n; i++)
 			one(s, i, &r);
 		out_flush(tw);
 		flush_hits(tw);
@@ -283,27 +259,15 @@ int out_init(struct turnd_worker *tw)
 int udp_open(struct turnd_sock *s)
 {
 	struct turnd_worker *tw = s->tw;
-	int rcvbuf = RCVBUF;
 	if (out_init(tw))
 		return -ENOMEM;
-	setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-	if (s->wildcard) {
-		int rc = pbx_dgram_pktinfo_on(s->fd, pbx_addr_family(&s->addr));
-		if (rc)
-			return rc;
-	}
-	s->ev = event_new(pbx_worker_base(tw->w), s->fd, EV_READ | EV_PERSIST, on_read, s);
-	if (!s->ev || event_add(s->ev, NULL))
-		return -ENOMEM;
-	return 0;
+	return pbx_dgram_watch(pbx_worker_base(tw->w), s->fd, &s->addr, s->wildcard, on_read, s,
+			       &s->ev);
 }
 
 void udp_close(struct turnd_sock *s)
 {
-	if (s->ev)
-		event_free(s->ev);
-	s->ev = NULL;
-	close(s->fd);
+	pbx_dgram_unwatch(&s->ev, s->fd);
 }
 
 void udp_free(struct turnd_worker *tw)

@@ -129,6 +129,17 @@ fail:;
 	return -e;
 }
 
+void pbx_listen_bound(int fd, const struct pbx_listen_spec *spec, struct pbx_addr *addr,
+		      bool *wildcard)
+{
+	struct sockaddr_in6 sin6;
+	socklen_t sl = sizeof sin6;
+	*addr = spec->addr;
+	if (getsockname(fd, (struct sockaddr *)&sin6, &sl) == 0)
+		pbx_addr_from_sockaddr(addr, (struct sockaddr *)&sin6, sl);
+	*wildcard = pbx_addr_is_any(addr);
+}
+
 static bool spec_equal(const struct pbx_listen_spec *a, const struct pbx_listen_spec *b)
 {
 	return strcmp(a->key, b->key) == 0 && a->kind == b->kind && a->tag == b->tag &&

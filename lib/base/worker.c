@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pbxedge/log.h>
@@ -50,6 +51,8 @@ struct pbx_worker {
 	_Atomic long sessions;
 	_Atomic bool draining;
 	_Atomic uint64_t *counters;
+	int64_t *drop_logged_ms;      /* per counter: the last drop line */
+	uint64_t *drop_unlogged;      /* per counter: drops since */
 };
 
 struct event_base *pbx_worker_base(struct pbx_worker *w)
@@ -107,6 +110,35 @@ void pbx_worker_count(struct pbx_worker *w, size_t i, uint64_t n)
 {
 	if (i < w->def->n_counters)
 		atomic_fetch_add_explicit(&w->counters[i], n, memory_order_relaxed);
+}
+
+#define DROP_LOG_MS 1000
+#define EXCERPT_BYTES 160
+
+void pbx_worker_drop(struct pbx_worker *w, size_t i, const char *service,
+		     const struct pbx_addr *src, size_t offset, const void *excerpt, size_t len)
+{
+	if (i >= w->def->n_counters)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (w->drop_logged_ms[i] && now_ms - w->drop_logged_ms[i] < DROP_LOG_MS) {
+		w->drop_unlogged[i]++;
+		return;
+	}
+	const char *reason = w->def->counters[i] ? w->def->counters[i] : "unknown";
+	if (strncmp(reason, "dropped-", 8) == 0)
+		reason += 8;
+	char text[PBX_ADDRSTRLEN];
+	pbx_addr_format(src, text, sizeof text);
+	pbx_log_info("dropped source=%s reason=%s offset=%zu bytes=%zu unlogged=%llu", text,
+		     reason, offset, len, (unsigned long long)w->drop_unlogged[i]);
+	if (excerpt && len && w->writer)
+		store_writer_refused(w->writer, service, src, reason, offset, excerpt,
+				     len < EXCERPT_BYTES ? len : EXCERPT_BYTES);
+	w->drop_logged_ms[i] = now_ms ? now_ms : 1;
+	w->drop_unlogged[i] = 0;
 }
 
 struct store_writer *pbx_worker_writer(struct pbx_worker *w)
@@ -233,9 +265,12 @@ struct pbx_worker *worker_new(struct pbx_daemon *d, const struct pbx_daemon_def 
 	w->index = index;
 	w->def = def;
 	w->d = d;
-	w->counters = calloc(def->n_counters ? def->n_counters : 1, sizeof *w->counters);
+	size_t n = def->n_counters ? def->n_counters : 1;
+	w->counters = calloc(n, sizeof *w->counters);
+	w->drop_logged_ms = calloc(n, sizeof *w->drop_logged_ms);
+	w->drop_unlogged = calloc(n, sizeof *w->drop_unlogged);
 	w->base = event_base_new();
-	if (!w->counters || !w->base)
+	if (!w->counters || !w->drop_logged_ms || !w->drop_unlogged || !w->base)
 		goto fail;
 	w->wake = event_new(w->base, -1, EV_PERSIST, run_commands, w);
 	if (!w->wake)
@@ -246,6 +281,8 @@ fail:
 	if (w->base)
 		event_base_free(w->base);
 	free(w->counters);
+	free(w->drop_logged_ms);
+	free(w->drop_unlogged);
 	free(w);
 	return NULL;
 }
@@ -333,5 +370,7 @@ void worker_free(struct pbx_worker *w)
 	event_base_free(w->base);
 	pthread_mutex_destroy(&w->lock);
 	free(w->counters);
+	free(w->drop_logged_ms);
+	free(w->drop_unlogged);
 	free(w);
 }

@@ -1,14 +1,17 @@
 /* tls.c - GnuTLS server and client sessions on non-blocking sockets
  * (RFC 8446, RFC 5246), with reference-counted credentials so that a
- * replaced certificate applies to new connections only. */
+ * replaced certificate applies to new connections only, and the files
+ * they came from watched for replacement. */
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <pbxedge/addr.h>
+#include <pbxedge/log.h>
 #include <pbxedge/tls.h>
 
 struct pbx_tls_creds {
@@ -110,6 +113,106 @@ int pbx_tls_client_creds_new(const char *ca_file, const char *priority,
 	}
 	*out = c;
 	return 0;
+}
+
+static const char *nz(const char *s)
+{
+	return s ? s : "";
+}
+
+void pbx_tls_file_id(const char *path, struct pbx_tls_file_id *id)
+{
+	struct stat st;
+	memset(id, 0, sizeof *id);
+	if (!*nz(path) || stat(path, &st))
+		return;
+	id->exists = true;
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	id->size = st.st_size;
+	id->mtime = st.st_mtim;
+}
+
+bool pbx_tls_file_id_equal(const struct pbx_tls_file_id *a, const struct pbx_tls_file_id *b)
+{
+	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
+	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+static void conf_ids(const struct pbx_tls_server_conf *conf,
+		     struct pbx_tls_file_id id[PBX_TLS_FILES])
+{
+	pbx_tls_file_id(conf->cert_file, &id[PBX_TLS_FILE_CERT]);
+	pbx_tls_file_id(conf->key_file, &id[PBX_TLS_FILE_KEY]);
+	pbx_tls_file_id(conf->trust_file, &id[PBX_TLS_FILE_TRUST]);
+}
+
+static bool names_eq(const struct pbx_tls_server_files *f, const struct pbx_tls_server_conf *conf)
+{
+	return strcmp(nz(f->cert), nz(conf->cert_file)) == 0 &&
+	       strcmp(nz(f->key), nz(conf->key_file)) == 0 &&
+	       strcmp(nz(f->trust), nz(conf->trust_file)) == 0 &&
+	       strcmp(nz(f->priority), nz(conf->priority)) == 0;
+}
+
+bool pbx_tls_server_files_changed(const struct pbx_tls_server_files *cur,
+				  const struct pbx_tls_server_conf *conf)
+{
+	struct pbx_tls_file_id id[PBX_TLS_FILES];
+	if (!cur || !names_eq(cur, conf))
+		return true;
+	conf_ids(conf, id);
+	for (int i = 0; i < PBX_TLS_FILES; i++)
+		if (!pbx_tls_file_id_equal(&cur->id[i], &id[i]))
+			return true;
+	return false;
+}
+
+void pbx_tls_server_files_cleanup(struct pbx_tls_server_files *f)
+{
+	pbx_tls_creds_unref(f->creds);
+	free(f->cert);
+	free(f->key);
+	free(f->trust);
+	free(f->priority);
+	memset(f, 0, sizeof *f);
+}
+
+int pbx_tls_server_files_update(struct pbx_tls_server_files *next,
+				const struct pbx_tls_server_conf *conf, bool needed,
+				const struct pbx_tls_server_files *prev)
+{
+	memset(next, 0, sizeof *next);
+	/* The files are looked at before they are read: one replaced in
+	 * between is loaded again at the next look. */
+	conf_ids(conf, next->id);
+	if (!(next->cert = strdup(nz(conf->cert_file))) || !(next->key = strdup(nz(conf->key_file))) ||
+	    !(next->trust = strdup(nz(conf->trust_file))) ||
+	    !(next->priority = strdup(nz(conf->priority)))) {
+		pbx_tls_server_files_cleanup(next);
+		return -ENOMEM;
+	}
+	if (prev && !pbx_tls_server_files_changed(prev, conf)) {
+		next->creds = prev->creds ? pbx_tls_creds_ref(prev->creds) : NULL;
+		next->failed = prev->failed;
+		return 0;
+	}
+	if (!*next->cert && !*next->key && !needed)
+		return 0;
+	struct pbx_err err;
+	if (pbx_tls_server_creds_new(conf, &next->creds, &err) == 0) {
+		pbx_log_notice("tls-credentials-loaded cert=%s", next->cert);
+		return 0;
+	}
+	/* A set that fails to load leaves the previous one in service. */
+	next->failed = true;
+	next->creds = prev && prev->creds ? pbx_tls_creds_ref(prev->creds) : NULL;
+	pbx_log_error("tls-credentials-failed reason=load-failed detail=\"%s\"%s",
+		      pbx_err_text(&err),
+		      next->creds ? " (keeping the previous certificate)"
+				  : " (TLS ports refuse connections)");
+	return PBX_E_INVALID;
 }
 
 struct pbx_tls_creds *pbx_tls_creds_ref(struct pbx_tls_creds *c)

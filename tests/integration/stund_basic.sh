@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # stund_basic - stund answers Binding over UDP (coturn's turnutils_stunclient),
 # TCP and TLS (a scripted client: turnutils_stunclient speaks UDP only) with
-# the right mapped address; CHANGE-REQUEST without an alternate gets 420
+# the right mapped address; a TLS certificate replaced on disk is served to
+# new connections; CHANGE-REQUEST without an alternate gets 420
 # (RFC 5780 6.1); unknown attributes 420 with UNKNOWN-ATTRIBUTES; a classic
 # RFC 3489 client (stun, from stun-client) gets MAPPED-, SOURCE- and
 # CHANGED-ADDRESS once an alternate is set by a live reload; malformed,
@@ -85,6 +86,21 @@ done
 out=$(talk ask tls 127.0.0.1 "$TP" --ca "$T/pki/ca.pem") || fail "tls: $out"
 [ "$(echo "$out" | field xor-mapped)" = "$(echo "$out" | field local)" ] || fail "tls mapped: $out"
 [ "$(echo "$out" | field origin)" = "127.0.0.1:$TP" ] || fail "tls origin: $out"
+# A certificate and key replaced on disk are served to new connections
+# within a few seconds, without a store change.
+make_certs "$T/pki2" 127.0.0.1
+cp "$T/pki2/server.key" "$T/key.new"
+cp "$T/pki2/server.pem" "$T/cert.new"
+mv "$T/key.new" "$T/pki/server.key"
+mv "$T/cert.new" "$T/pki/server.pem"
+wait_count "$T/stund.log" "tls-credentials-loaded cert=$T/pki/server.pem" 2 10
+for _ in $(seq 50); do
+	talk ask tls 127.0.0.1 "$TP" --ca "$T/pki2/ca.pem" >/dev/null 2>&1 && break
+	sleep 0.2
+done
+out=$(talk ask tls 127.0.0.1 "$TP" --ca "$T/pki2/ca.pem") || fail "tls, replaced certificate: $out"
+talk ask tls 127.0.0.1 "$TP" --ca "$T/pki/ca.pem" >/dev/null 2>&1 \
+	&& fail "the old certificate is still served to new connections"
 
 # Without an alternate a CHANGE-REQUEST is answered 420 naming it (RFC 5780
 # 6.1); an unknown comprehension-required attribute 420 naming it.

@@ -22,7 +22,10 @@
 #include <unistd.h>
 
 #include <pbxedge/daemon.h>
+#include <pbxedge/log.h>
 #include <pbxedge/store.h>
+
+#include "base/internal.h"
 
 /* ---- the echo daemon under test ---- */
 
@@ -520,6 +523,44 @@ START_TEST(test_pbx_daemon_main_check)
 }
 END_TEST
 
+/* Dropped messages: one line a second per counter, then how many went
+ * unlogged. */
+START_TEST(test_pbx_worker_drop_rate_limited)
+{
+	static const char *const counters[] = { "dropped-garbage", "answered" };
+	static const struct pbx_daemon_def def = { .name = "t", .counters = counters,
+						   .n_counters = 2 };
+	struct pbx_worker *w = worker_new(NULL, &def, 0);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(pbx_log_open("t", PBX_LOG_FILE, logpath, PBX_LOG_INFO), 0);
+	struct pbx_addr src;
+	ck_assert_int_eq(pbx_addr_parse(pbx_span_cstr("192.0.2.7:5000"), 0, 0, &src, NULL), 0);
+	for (int i = 0; i < 3; i++)
+		pbx_worker_drop(w, 0, "stun", &src, 4, NULL, 20);
+	pbx_worker_drop(w, 1, "stun", &src, 0, NULL, 1);  /* its own limit */
+	pbx_worker_drop(w, 7, "stun", &src, 0, NULL, 1);  /* no such counter */
+	usleep(1100 * 1000);
+	pbx_worker_drop(w, 0, "stun", &src, 8, NULL, 30);
+	pbx_log_close();
+	ck_assert(log_has(logpath, "dropped source=192.0.2.7:5000 reason=garbage offset=4 bytes=20 "
+				   "unlogged=0"));
+	ck_assert(log_has(logpath, "dropped source=192.0.2.7:5000 reason=answered offset=0 "
+				   "bytes=1 unlogged=0"));
+	ck_assert(log_has(logpath, "dropped source=192.0.2.7:5000 reason=garbage offset=8 bytes=30 "
+				   "unlogged=2"));
+	char buf[4096];
+	int fd = open(logpath, O_RDONLY);
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	int lines = 0;
+	for (char *p = buf; (p = strstr(p, "dropped source=")); p++)
+		lines++;
+	ck_assert_int_eq(lines, 3);
+	worker_free(w);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("daemon");
@@ -529,6 +570,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_pbx_listen_socket_reuseport);
 	tcase_add_test(tc, test_pbx_listen_socket_dual_stack);
 	tcase_add_test(tc, test_pbx_sd_notify);
+	tcase_add_test(tc, test_pbx_worker_drop_rate_limited);
 	tcase_add_test(tc, test_pbx_daemon_main_lifecycle);
 	tcase_add_test(tc, test_pbx_daemon_main_drain_timeout);
 	tcase_add_test(tc, test_pbx_daemon_main_second_signal_stops_at_once);

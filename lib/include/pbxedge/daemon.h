@@ -115,6 +115,18 @@ PBX_API bool pbx_worker_draining(const struct pbx_worker *w);
 /* pbx_worker_count - add n to the counter at index i of def->counters. */
 PBX_API void pbx_worker_count(struct pbx_worker *w, size_t i, uint64_t n);
 
+/* pbx_worker_drop - log a dropped message counted under counter i (the
+ * caller counts it), from src, len bytes, broken at offset: at most one
+ * line a second per counter and worker, "dropped source=... reason=...
+ * offset=... bytes=... unlogged=N" with the counter's name less its
+ * "dropped-" prefix as the reason and N the drops left unlogged since the
+ * last line (a flood must not become a flood of log lines).  With excerpt
+ * (may be NULL), a logged drop also keeps its first bytes in the store
+ * for rpctl status under service ("stun", "turn"). */
+PBX_API void pbx_worker_drop(struct pbx_worker *w, size_t i, const char *service,
+			     const struct pbx_addr *src, size_t offset, const void *excerpt,
+			     size_t len);
+
 /* pbx_worker_writer - the daemon's store writer, for suspicious events
  * (thread-safe). */
 PBX_API struct store_writer *pbx_worker_writer(struct pbx_worker *w);
@@ -129,5 +141,12 @@ PBX_API int pbx_sd_notify(const char *state);
  * accepts IPv4 too; where IPv6 is off it falls back to 0.0.0.0.  Returns a
  * descriptor, or -errno. */
 PBX_API int pbx_listen_socket(enum pbx_sock_kind kind, const struct pbx_addr *addr);
+
+/* pbx_listen_bound - what the socket fd handed over for spec really is
+ * bound to (a "::" spec falls back to 0.0.0.0 without IPv6; spec's
+ * address if the kernel does not say) into *addr, and whether that is
+ * every address (*wildcard: answers then need the arrival address). */
+PBX_API void pbx_listen_bound(int fd, const struct pbx_listen_spec *spec, struct pbx_addr *addr,
+			      bool *wildcard);
 
 #endif

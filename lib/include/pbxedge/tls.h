@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 #include <pbxedge/api.h>
 #include <pbxedge/err.h>
 
@@ -32,6 +34,60 @@ struct pbx_tls_server_conf {
  * the file and what is wrong with it. */
 PBX_API int pbx_tls_server_creds_new(const struct pbx_tls_server_conf *conf,
 				     struct pbx_tls_creds **out, struct pbx_err *err);
+
+/* What stat says about a file: a certificate replaced on disk (rewritten,
+ * or renamed over) changes one of these. */
+struct pbx_tls_file_id {
+	bool exists;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+/* pbx_tls_file_id - stat path into *id (exists false when it cannot be
+ * looked at, or path is empty or NULL). */
+PBX_API void pbx_tls_file_id(const char *path, struct pbx_tls_file_id *id);
+
+/* pbx_tls_file_id_equal - true if a and b describe the same content. */
+PBX_API bool pbx_tls_file_id_equal(const struct pbx_tls_file_id *a,
+				   const struct pbx_tls_file_id *b);
+
+enum { PBX_TLS_FILE_CERT, PBX_TLS_FILE_KEY, PBX_TLS_FILE_TRUST, PBX_TLS_FILES };
+
+/* Server credentials together with what they were built from, so that a
+ * daemon notices at its store poll (about once a second) a certificate,
+ * key or CA list replaced on disk as well as changed settings.  Caller-
+ * owned and immutable once filled by pbx_tls_server_files_update: a
+ * context that embeds one can be shared by workers.  Zeroed memory is an
+ * empty set (no credentials, nothing configured). */
+struct pbx_tls_server_files {
+	struct pbx_tls_creds *creds;     /* a reference; NULL: no usable certificate */
+	char *cert, *key, *trust, *priority; /* as configured ("" or NULL: none) */
+	struct pbx_tls_file_id id[PBX_TLS_FILES];
+	bool failed;                     /* the last load failed: creds are older */
+};
+
+/* pbx_tls_server_files_changed - true if conf names other files or another
+ * priority than cur was built from, or one of the files changed on disk
+ * since (stat: inode, size, modification time).  cur may be NULL (true). */
+PBX_API bool pbx_tls_server_files_changed(const struct pbx_tls_server_files *cur,
+					  const struct pbx_tls_server_conf *conf);
+
+/* pbx_tls_server_files_update - fill next (zeroed or cleaned up) for conf:
+ * prev's credentials (a new reference) if nothing changed; otherwise the
+ * files loaded anew ("tls-credentials-loaded cert=..." logged), or, when
+ * they do not load, prev's credentials kept ("tls-credentials-failed
+ * reason=load-failed detail=..." logged, next->failed set) until the files
+ * change again.  With neither certificate nor key configured and !needed,
+ * next has no credentials and nothing is logged.  prev may be NULL.
+ * Returns 0, PBX_E_INVALID when the files did not load, or -ENOMEM. */
+PBX_API int pbx_tls_server_files_update(struct pbx_tls_server_files *next,
+					const struct pbx_tls_server_conf *conf, bool needed,
+					const struct pbx_tls_server_files *prev);
+
+/* pbx_tls_server_files_cleanup - drop the credentials and names of f. */
+PBX_API void pbx_tls_server_files_cleanup(struct pbx_tls_server_files *f);
 
 /* pbx_tls_client_creds_new - credentials for connecting to services: with
  * ca_file, servers are verified against it (and their name checked);
