@@ -24,7 +24,10 @@ struct bind_tx {               /* one Binding from one host to one server */
 struct relay {                 /* one TURN client: a server and a relay family */
 	int rec;
 	int host;                  /* the host socket (UDP) or local address */
-	uint8_t stream;            /* ST_* for TCP/TLS */
+	uint8_t stream;            /* ST_* for TCP/TLS, and UDP over its own socket */
+	bool aux;                  /* UDP over a socket of its own (the host
+				    * socket's 5-tuple to this server is taken
+				    * by another family's allocation) */
 	bool started;              /* the Allocate was started */
 	int64_t first_send;        /* -1 until the first bytes went out */
 	struct turn_client c;
@@ -150,7 +153,16 @@ static int setup_turn(struct ice_gather *g, size_t si, int family)
 	int rc = turn_client_init(&rl->c, &tc);
 	if (rc != 0)
 		return rc;
-	rl->stream = tc.transport == TURN_UDP ? ST_NONE : ST_WANT_OPEN;
+	/* An allocation is one 5-tuple (RFC 8656 2.2): a second family's
+	 * allocation at the same server needs another local port, a UDP
+	 * socket the caller opens on request like a stream. */
+	for (size_t i = 0; i < g->n_relay && tc.transport == TURN_UDP; i++) {
+		const struct relay *o = &g->relay[i];
+		if (!o->aux && o->c.cfg.transport == TURN_UDP && o->host == host &&
+		    pbx_addr_equal(&g->rec[o->rec].addr, &s->addr))
+			rl->aux = true;
+	}
+	rl->stream = tc.transport == TURN_UDP && !rl->aux ? ST_NONE : ST_WANT_OPEN;
 	r->relay = (int)g->n_relay++;
 	return 0;
 }
@@ -484,10 +496,11 @@ static void relay_result(struct ice_gather *g, struct relay *rl, int64_t now)
 		bool have_mapped = pbx_addr_family(&a.mapped) != AF_UNSPEC;
 		for (size_t i = 0; i < a.n_relayed && i < 2; i++)
 			add_cand(g, ICE_RELAY, &a.relayed[i], have_mapped ? &a.mapped : &h->addr,
-				 &r->addr, (int)r->server, lp, h->sock, ri, now);
+				 &r->addr, (int)r->server, lp, rl->stream == ST_NONE ? h->sock : -1, ri,
+				 now);
 		/* A UDP allocation's mapped address is the host socket's
 		 * server-reflexive address, like a Binding's. */
-		if (have_mapped && r->transport == STUN_URI_UDP)
+		if (have_mapped && r->transport == STUN_URI_UDP && !rl->aux)
 			add_cand(g, ICE_SRFLX, &a.mapped, &h->addr, &r->addr, (int)r->server,
 				 g->local_pref[rl->host], h->sock, -1, now);
 		return;
@@ -560,7 +573,7 @@ static void gather_timeout(struct ice_gather *g, int64_t now)
 		if (r->result != ICE_SR_PENDING)
 			continue;
 		if (rl->stream == ST_WANT_OPEN || rl->stream == ST_OPENING) {
-			settle(g, r, ICE_SR_TCP_TIMEOUT, now);
+			settle(g, r, rl->aux ? ICE_SR_TIMEOUT : ICE_SR_TCP_TIMEOUT, now);
 			rl->stream = rl->stream == ST_OPENING ? ST_WANT_CLOSE : ST_CLOSED;
 		} else {
 			settle(g, r, ICE_SR_TIMEOUT, now);
@@ -727,6 +740,24 @@ int64_t ice_gather_deadline(const struct ice_gather *g)
 
 /* ---- input ---- */
 
+/* Bytes from relay rl's server: one datagram, or the next of a stream. */
+static int relay_input(struct ice_gather *g, struct relay *rl, const void *p, size_t len,
+		       int64_t now, struct ice_gather_in *in)
+{
+	struct ice_server_record *r = &g->rec[rl->rec];
+	int rc = turn_client_input(&rl->c, p, len, now, &in->turn);
+	in->used = in->turn.used;
+	in->relay = (int)(rl - g->relay);
+	if (!in->turn.drop && !in->turn.data && in->used) {
+		if (rl->c.cfg.transport == TURN_UDP)
+			r->responses++; /* over a stream: counted from the sends */
+		if (r->rtt_ms < 0 && rl->first_send >= 0)
+			r->rtt_ms = now - rl->first_send;
+	}
+	relay_events(g, rl, now);
+	return rc;
+}
+
 int ice_gather_datagram(struct ice_gather *g, int sock, const struct pbx_addr *from,
 			const void *p, size_t len, int64_t now, struct ice_gather_in *in)
 {
@@ -747,18 +778,7 @@ int ice_gather_datagram(struct ice_gather *g, int sock, const struct pbx_addr *f
 		if (rl->stream != ST_NONE || !rl->started || g->hosts[rl->host].sock != sock ||
 		    !pbx_addr_equal(&r->addr, from))
 			continue;
-		/* Several clients share the socket and the server (one per
-		 * family): each takes only answers to its own requests. */
-		turn_client_input(&rl->c, p, len, now, &in->turn);
-		if (in->turn.drop == TURN_DROP_UNMATCHED)
-			continue;
-		in->relay = (int)i;
-		if (!in->turn.drop && !in->turn.data) {
-			r->responses++;
-			if (r->rtt_ms < 0 && rl->first_send >= 0)
-				r->rtt_ms = now - rl->first_send;
-		}
-		relay_events(g, rl, now);
+		relay_input(g, rl, p, len, now, in);
 		in->used = len;
 		return 0;
 	}
@@ -838,14 +858,18 @@ int ice_gather_stream_input(struct ice_gather *g, unsigned stream, const void *p
 	struct relay *rl = stream_relay(g, stream);
 	if (!rl || rl->stream != ST_OPEN || !rl->started)
 		return PBX_E_INVALID;
-	struct ice_server_record *r = &g->rec[rl->rec];
-	int rc = turn_client_input(&rl->c, p, len, now, &in->turn);
-	in->used = in->turn.used;
-	in->relay = (int)stream;
-	if (r->rtt_ms < 0 && rl->first_send >= 0 && !in->turn.drop && in->used)
-		r->rtt_ms = now - rl->first_send;
+	return relay_input(g, rl, p, len, now, in);
+}
+
+int ice_gather_stream_icmp(struct ice_gather *g, unsigned stream, uint8_t type, uint8_t code,
+			   int64_t now)
+{
+	struct relay *rl = stream_relay(g, stream);
+	if (!rl || !rl->aux || rl->stream != ST_OPEN)
+		return PBX_E_INVALID;
+	turn_client_icmp(&rl->c, type, code, now);
 	relay_events(g, rl, now);
-	return rc;
+	return 0;
 }
 
 /* ---- results and release ---- */

@@ -522,8 +522,18 @@ START_TEST(test_both_families)
 	expect_req(f, 5, STUN_ALLOCATE);
 	ans_alloc(f, "192.0.2.20:50000", "198.51.100.7:40000", 7);
 	ck_assert(!ice_gather_done(f->g));
+	/* The IPv4 host socket's 5-tuple to the server is taken: the IPv6
+	 * relay asks for a UDP socket of its own, from the same address. */
+	ck_assert_int_eq(step(f, 7), ICE_OUT_OPEN);
+	ck_assert_uint_eq(f->out.stream, 1);
+	ck_assert_int_eq(f->out.transport, STUN_URI_UDP);
+	struct pbx_addr local = addr("10.0.0.1:5000");
+	pbx_addr_set_port(&local, 0);
+	ck_assert(pbx_addr_equal(&f->out.local, &local));
+	nothing(f, 7);
+	ck_assert_int_eq(ice_gather_stream_event(f->g, 1, ICE_STREAM_CONNECTED, 7), 0);
 	expect_req(f, 7, STUN_ALLOCATE);
-	ck_assert_int_eq(f->out.sock, 10);
+	ck_assert_int_eq(f->out.type, ICE_OUT_STREAM);
 	ck_assert_int_eq(stun_msg_find(&f->req, STUN_A_REQUESTED_ADDRESS_FAMILY, 0, &i), 0);
 	ck_assert_int_eq(stun_attr_family(&f->req, i, &fam), 0);
 	ck_assert_uint_eq(fam, STUN_FAMILY_IPV6);
@@ -538,8 +548,14 @@ START_TEST(test_both_families)
 	ck_assert_int_eq(pbx_addr_family(&r6->cand.addr), AF_INET6);
 	ck_assert_uint_ne(r4->cand.priority, r6->cand.priority);
 	ck_assert_str_ne(r4->cand.foundation, r6->cand.foundation);
+	ck_assert_int_eq(r4->sock, 10);
+	ck_assert_int_eq(r6->sock, -1);
+	ck_assert_int_eq(r6->relay, 1);
 	ck_assert_int_eq(rec(f, 1)->result, ICE_SR_OK);
 	ck_assert_uint_eq(rec(f, 1)->n_relayed, 1);
+	ck_assert_uint_eq(rec(f, 1)->responses, 2);
+	ck_assert_int_eq(ice_gather_stream_icmp(f->g, 0, 3, 3, 9), PBX_E_INVALID);
+	ck_assert_int_eq(ice_gather_stream_icmp(f->g, 1, 3, 3, 9), 0);
 	fx_free(f);
 }
 END_TEST

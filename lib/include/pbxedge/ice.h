@@ -757,17 +757,25 @@ struct ice_gathered {
 	int server;               /* the server's index, -1 for host */
 	int relay;                /* relay: TURN client index, else -1 */
 	uint8_t relay_transport;  /* relay: enum stun_uri_transport to the server */
-	int sock;                 /* host socket it goes out of */
+	int sock;                 /* host socket it goes out of; -1 for a relay
+				   * whose client talks over a stream or socket
+				   * the caller opened on request (stream
+				   * number = relay) */
 };
 
 /* What ice_gather_poll asks of the caller. */
 enum ice_gather_out_type {
 	ICE_OUT_NONE = 0,
 	ICE_OUT_DATAGRAM,         /* send buf[0..len) from sock to to */
-	ICE_OUT_OPEN,             /* open stream (TCP or TLS per transport) to
-				   * to, from local (the host address of that
-				   * family; port 0 in use) for server */
-	ICE_OUT_STREAM,           /* write buf[0..len) to stream */
+	ICE_OUT_OPEN,             /* open stream (TCP, TLS, or a UDP socket of
+				   * its own, per transport) to `to`, from
+				   * local (the host address of that family,
+				   * port 0) for server.  UDP is asked when
+				   * the host socket's 5-tuple to that server
+				   * carries another family's allocation
+				   * already (RFC 8656 2.2) */
+	ICE_OUT_STREAM,           /* write buf[0..len) to stream (a UDP one:
+				   * send it as one datagram) */
 	ICE_OUT_CLOSE,            /* close stream */
 };
 
@@ -775,7 +783,7 @@ struct ice_gather_out {
 	uint8_t type;             /* enum ice_gather_out_type */
 	int sock;                 /* DATAGRAM */
 	unsigned stream;          /* OPEN, STREAM, CLOSE */
-	uint8_t transport;        /* OPEN: STUN_URI_TCP or STUN_URI_TLS */
+	uint8_t transport;        /* OPEN: enum stun_uri_transport */
 	size_t server;            /* OPEN: the server (uri.host for TLS SNI) */
 	struct pbx_addr to;       /* DATAGRAM, OPEN */
 	struct pbx_addr local;    /* OPEN */
@@ -784,7 +792,8 @@ struct ice_gather_out {
 
 /* What the caller reports about a stream it was asked to open. */
 enum ice_stream_event {
-	ICE_STREAM_CONNECTED = 1, /* TCP connected (TLS: handshake done) */
+	ICE_STREAM_CONNECTED = 1, /* TCP connected (TLS: handshake done; UDP:
+				   * the socket is open) */
 	ICE_STREAM_REFUSED,       /* TCP RST */
 	ICE_STREAM_TIMEOUT,       /* TCP connect timed out */
 	ICE_STREAM_TLS_HANDSHAKE, /* the TLS handshake failed */
@@ -850,12 +859,17 @@ PBX_API void ice_gather_icmp(struct ice_gather *g, int sock, const struct pbx_ad
 PBX_API int ice_gather_stream_event(struct ice_gather *g, unsigned stream,
 				    enum ice_stream_event ev, int64_t now);
 
-/* ice_gather_stream_input - bytes read from stream at now; uses up to
- * len (in->used) and stops after data from a peer: call again with the
- * rest.  Returns 0, PBX_E_INVALID (no such stream, not connected) or
+/* ice_gather_stream_input - bytes read from stream at now (a UDP one:
+ * one whole datagram from the server); uses up to len (in->used) and
+ * stops after data from a peer: call again with the rest.  Returns 0, PBX_E_INVALID (no such stream, not connected) or
  * PBX_E_MALFORMED (the stream lost its framing: close it). */
 PBX_API int ice_gather_stream_input(struct ice_gather *g, unsigned stream, const void *p,
 				    size_t len, int64_t now, struct ice_gather_in *in);
+
+/* ice_gather_stream_icmp - an ICMP error (or ECONNREFUSED) on a UDP
+ * stream at now.  Returns 0 or PBX_E_INVALID (no such open UDP stream). */
+PBX_API int ice_gather_stream_icmp(struct ice_gather *g, unsigned stream, uint8_t type,
+				   uint8_t code, int64_t now);
 
 /* ice_gather_done - every server has a result (or the timeout passed). */
 PBX_API bool ice_gather_done(const struct ice_gather *g);
