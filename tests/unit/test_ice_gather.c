@@ -494,6 +494,22 @@ START_TEST(test_turn_relay)
 	struct ice_diag d = diagnose(f, ICE_POLICY_RELAY);
 	ck_assert(d.success);
 	fx_free(f);
+
+	/* --policy relay reports the relay alone; srflx the srflx alone. */
+	for (uint8_t pol = ICE_POLICY_HOST; pol <= ICE_POLICY_RELAY; pol++) {
+		o.policy = pol;
+		f = fx_new(&o);
+		ice_gather_start(f->g, 0);
+		alloc_challenged(f, 0);
+		ans_alloc(f, "192.0.2.20:50000", "198.51.100.7:40000", 10);
+		ck_assert_uint_eq(ice_gather_n_cands(f->g), 1);
+		enum ice_cand_type want = pol == ICE_POLICY_HOST    ? ICE_HOST
+					  : pol == ICE_POLICY_SRFLX ? ICE_SRFLX
+								    : ICE_RELAY;
+		ck_assert_int_eq(ice_gather_cand(f->g, 0)->cand.type, want);
+		ck_assert(diagnose(f, pol).success);
+		fx_free(f);
+	}
 }
 END_TEST
 
