@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/crypto.h>
+
 #include <pbxedge/ice.h>
 
 enum { BT_IDLE = 0, BT_ACTIVE, BT_DONE };
@@ -49,7 +51,6 @@ struct ice_gather {
 	size_t n_cand;
 	bool started, timed_out, releasing;
 	int64_t start, gather_deadline, release_deadline;
-	unsigned rnd;
 };
 
 static bool family_wanted(const struct ice_gather_config *cfg, int f)
@@ -349,16 +350,12 @@ static void add_cand(struct ice_gather *g, enum ice_cand_type t, const struct pb
 
 static void make_tid(struct ice_gather *g, uint8_t *tid)
 {
-	if (g->cfg.random) {
+	/* RFC 8489 6: uniformly random, so that no one off the path can
+	 * answer in the server's place with a mapped address of theirs. */
+	if (g->cfg.random)
 		g->cfg.random(g->cfg.random_arg, tid, STUN_TID_LEN);
-		return;
-	}
-	/* Without a generator: a counter mixed with the start time (the
-	 * gatherer never needs unpredictable IDs for its own matching, and
-	 * responses are checked against the server's address). */
-	uint64_t v = (uint64_t)g->start * 2654435761u + ++g->rnd;
-	for (int i = 0; i < STUN_TID_LEN; i++)
-		tid[i] = (uint8_t)(v >> ((i % 8) * 8)) ^ (uint8_t)(i * 131 + g->rnd);
+	else if (gnutls_rnd(GNUTLS_RND_NONCE, tid, STUN_TID_LEN) < 0)
+		memset(tid, 0, STUN_TID_LEN); /* GnuTLS fails only when broken beyond use */
 }
 
 /* Whether any Binding of record rec is still active. */
