@@ -619,4 +619,346 @@ PBX_API const char *ice_event_name(enum ice_event_type t);
 PBX_API const char *ice_fail_reason_name(enum ice_fail_reason r);
 PBX_API const char *ice_role_name(enum ice_role r);
 
+/* ==== candidate gathering through STUN and TURN servers, and the
+ * server half of the ICE diagnosis (lib/ice/gather.c, lib/ice/diag.c) ====
+ *
+ * struct ice_gather gathers host, server-reflexive and relayed candidates
+ * like a browser's ICE agent, I/O-free like struct turn_client: the caller
+ * owns the sockets, resolves the servers' names (and reports a failure per
+ * server), opens TCP/TLS streams when asked, feeds what arrives (datagrams
+ * per socket id, ICMP errors from IP_RECVERR, stream events and bytes) and
+ * the clock, and sends what ice_gather_poll gives.  STUN servers get
+ * Binding requests from every host socket of their family (RFC 8489
+ * retransmissions); TURN servers get one struct turn_client per relay
+ * family asked (REQUESTED-ADDRESS-FAMILY), whose XOR-MAPPED-ADDRESS gives
+ * the srflx candidate.  Each server and family keeps a record (struct
+ * ice_server_record) of what was sent and how it ended, and
+ * ice_diag_servers turns the records into one conclusion with a stable
+ * reason code.  Passwords are handed to the TURN clients at
+ * ice_gather_new and kept nowhere else; no output carries them. */
+
+#include <pbxedge/stun.h>
+#include <pbxedge/turn.h>
+
+#define ICE_GATHER_HOSTS_MAX 8      /* host addresses (sockets) */
+#define ICE_GATHER_SERVERS_MAX 8    /* STUN and TURN servers */
+#define ICE_GATHER_RELAYS_MAX 8     /* TURN clients: TURN servers x relay families */
+#define ICE_GATHER_RECORDS_MAX 16   /* records: servers x families */
+#define ICE_GATHER_BINDINGS_MAX 32  /* STUN Binding transactions: servers x hosts */
+#define ICE_GATHER_CANDS_MAX 64     /* candidates kept */
+#define ICE_GATHER_TIMEOUT_MS 10000 /* default gather timeout */
+#define ICE_GATHER_RELEASE_MS 3000  /* a release's time bound */
+#define ICE_GATHER_PACKET_MAX TURN_REQ_MAX /* buffer ice_gather_poll needs */
+#define ICE_DIAG_TEXT_MAX 512       /* a reason or hint, NUL included */
+
+/* Families to gather (--family 4|6|both). */
+enum ice_gather_family {
+	ICE_GATHER_BOTH = 0,
+	ICE_GATHER_V4,
+	ICE_GATHER_V6,
+};
+
+/* Candidate types asked for (--policy all|host|srflx|relay): which
+ * candidates are reported, and what success needs at least one of.  Every
+ * server is contacted whatever the policy. */
+enum ice_gather_policy {
+	ICE_POLICY_ALL = 0,
+	ICE_POLICY_HOST,
+	ICE_POLICY_SRFLX,
+	ICE_POLICY_RELAY,
+};
+
+/* One host address: the caller's socket, bound to addr (IP and port). */
+struct ice_gather_host {
+	struct pbx_addr addr;
+	int sock;                 /* the caller's socket id */
+};
+
+/* One server, resolved by the caller to one address. */
+struct ice_gather_server {
+	struct stun_uri uri;      /* stun:, stuns:, turn:, turns: */
+	bool dns_failed;          /* the caller could not resolve uri.host */
+	struct pbx_addr addr;     /* the resolved address with the port */
+	struct pbx_span user;     /* TURN: user name (copied) */
+	struct pbx_span password; /* TURN: password (given to the TURN clients
+				   * only, never kept by the gatherer) */
+	bool rest;                /* user is a TURN REST name "EXPIRY:USER":
+				   * an expired one is reported before anything
+				   * is sent */
+};
+
+struct ice_gather_config {
+	const struct ice_gather_host *hosts;
+	size_t n_hosts;           /* at most ICE_GATHER_HOSTS_MAX */
+	const struct ice_gather_server *servers;
+	size_t n_servers;         /* at most ICE_GATHER_SERVERS_MAX */
+	uint8_t family;           /* enum ice_gather_family */
+	uint8_t policy;           /* enum ice_gather_policy */
+	uint32_t timeout_ms;      /* gather timeout; 0: ICE_GATHER_TIMEOUT_MS */
+	uint8_t max_sends;        /* cap on sends of one UDP request; 0: Rc = 7 */
+	uint16_t component;       /* 0: 1 */
+	int64_t unix_now;         /* wall clock (s) for TURN REST expiry */
+	/* Random bytes for transaction IDs; NULL: GnuTLS's nonce generator. */
+	void (*random)(void *arg, void *buf, size_t n);
+	void *random_arg;
+};
+
+/* How one server (for one family) answered. */
+enum ice_server_result {
+	ICE_SR_PENDING = 0,   /* "pending" */
+	ICE_SR_OK,            /* "ok" */
+	ICE_SR_ERROR,         /* "error": an error response (code, phrase) */
+	ICE_SR_TIMEOUT,       /* "timeout": no answer */
+	ICE_SR_UNREACHABLE,   /* "unreachable": ICMP error (icmp) */
+	ICE_SR_TCP_REFUSED,   /* "tcp-refused" */
+	ICE_SR_TCP_TIMEOUT,   /* "tcp-timeout" */
+	ICE_SR_TLS_HANDSHAKE, /* "tls-handshake" */
+	ICE_SR_TLS_UNTRUSTED, /* "tls-untrusted" */
+	ICE_SR_DNS,           /* "dns": the caller could not resolve the name */
+	ICE_SR_FAMILY,        /* "family-mismatch": no host address of the
+			       * server's family */
+	ICE_SR_REST_EXPIRED,  /* "rest-expired": nothing sent */
+	ICE_SR_CLOSED,        /* "closed": the stream closed, or lost framing */
+	ICE_SR_UNSUPPORTED,   /* "unsupported": stuns: (Binding over TLS) */
+	ICE_SR_COUNT
+};
+
+/* The record of one server for one family: for TURN the relay family
+ * asked for, for STUN the server's own. */
+struct ice_server_record {
+	size_t server;            /* index in the configuration */
+	char uri[STUN_URI_TEXT_MAX + 16]; /* the server's URI, transport shown */
+	bool turn;
+	int family;               /* AF_INET or AF_INET6 */
+	uint8_t transport;        /* enum stun_uri_transport */
+	struct pbx_addr addr;     /* resolved address (empty on DNS failure) */
+	uint32_t sent;            /* requests sent, retransmissions included */
+	uint32_t retransmitted;   /* ... of which retransmissions */
+	uint32_t responses;       /* responses received */
+	int64_t rtt_ms;           /* first response after the first send; -1 */
+	int64_t settled_ms;       /* when the result came (ms since start); -1 */
+	uint8_t result;           /* enum ice_server_result */
+	uint8_t turn_reason;      /* enum turn_reason behind an error */
+	int code;                 /* STUN error code (ICE_SR_ERROR) */
+	char phrase[TURN_PHRASE_MAX]; /* reason phrase, escaped */
+	struct stun_icmp icmp;    /* ICE_SR_UNREACHABLE */
+	struct pbx_addr mapped;   /* XOR-MAPPED-ADDRESS (empty if none) */
+	struct pbx_addr relayed[2]; /* XOR-RELAYED-ADDRESS(es) */
+	size_t n_relayed;
+	uint32_t lifetime;        /* s granted */
+	int relay;                /* TURN client index (ice_gather_relay), -1 */
+};
+
+/* A gathered candidate. */
+struct ice_gathered {
+	struct ice_cand cand;     /* raddr/rport: the base (srflx), the mapped
+				   * address (relay) */
+	int64_t at_ms;            /* gathered, ms since start */
+	int server;               /* the server's index, -1 for host */
+	int relay;                /* relay: TURN client index, else -1 */
+	uint8_t relay_transport;  /* relay: enum stun_uri_transport to the server */
+	int sock;                 /* host socket it goes out of; -1 for a relay
+				   * whose client talks over a stream or socket
+				   * the caller opened on request (stream
+				   * number = relay) */
+};
+
+/* What ice_gather_poll asks of the caller. */
+enum ice_gather_out_type {
+	ICE_OUT_NONE = 0,
+	ICE_OUT_DATAGRAM,         /* send buf[0..len) from sock to to */
+	ICE_OUT_OPEN,             /* open stream (TCP, TLS, or a UDP socket of
+				   * its own, per transport) to `to`, from
+				   * local (the host address of that family,
+				   * port 0) for server.  UDP is asked when
+				   * the host socket's 5-tuple to that server
+				   * carries another family's allocation
+				   * already (RFC 8656 2.2) */
+	ICE_OUT_STREAM,           /* write buf[0..len) to stream (a UDP one:
+				   * send it as one datagram) */
+	ICE_OUT_CLOSE,            /* close stream */
+};
+
+struct ice_gather_out {
+	uint8_t type;             /* enum ice_gather_out_type */
+	int sock;                 /* DATAGRAM */
+	unsigned stream;          /* OPEN, STREAM, CLOSE */
+	uint8_t transport;        /* OPEN: enum stun_uri_transport */
+	size_t server;            /* OPEN: the server (uri.host for TLS SNI) */
+	struct pbx_addr to;       /* DATAGRAM, OPEN */
+	struct pbx_addr local;    /* OPEN */
+	size_t len;               /* DATAGRAM, STREAM: bytes in buf */
+};
+
+/* What the caller reports about a stream it was asked to open. */
+enum ice_stream_event {
+	ICE_STREAM_CONNECTED = 1, /* TCP connected (TLS: handshake done; UDP:
+				   * the socket is open) */
+	ICE_STREAM_REFUSED,       /* TCP RST */
+	ICE_STREAM_TIMEOUT,       /* TCP connect timed out */
+	ICE_STREAM_TLS_HANDSHAKE, /* the TLS handshake failed */
+	ICE_STREAM_TLS_UNTRUSTED, /* the server's certificate is not trusted */
+	ICE_STREAM_CLOSED,        /* the connection closed */
+};
+
+/* What one input call did. */
+struct ice_gather_in {
+	size_t used;              /* bytes consumed */
+	int relay;                /* the TURN client it went to, or -1 */
+	struct turn_input turn;   /* ... what it did (data from a peer) */
+	bool binding;             /* a Binding response of ours */
+	bool dropped;             /* not for anything of ours */
+};
+
+struct ice_gather;  /* opaque; ice_gather_new */
+
+/* ice_gather_new - a gatherer for cfg (copied; passwords go only into
+ * the TURN clients), allocated once into *out: checks the hosts and
+ * servers and settles at once what needs no packet (dns, family
+ * mismatch, an expired REST name).  Returns 0, -ENOMEM, PBX_E_TOOLONG
+ * (over a table's size) or PBX_E_INVALID (a host that is not IPv4/IPv6,
+ * a server without an address, a TURN server without a user name). */
+PBX_API int ice_gather_new(const struct ice_gather_config *cfg, struct ice_gather **out);
+
+/* ice_gather_free - wipe the TURN clients' keys and free g (NULL is
+ * fine). */
+PBX_API void ice_gather_free(struct ice_gather *g);
+
+/* ice_gather_start - start at now (the time base of every *_ms field):
+ * host candidates, the first Bindings, the UDP Allocates, the requests
+ * to open streams.  Returns 0 or PBX_E_INVALID if started already. */
+PBX_API int ice_gather_start(struct ice_gather *g, int64_t now);
+
+/* ice_gather_poll - the next thing to do at now into *out (ICE_OUT_NONE:
+ * nothing now), bytes into buf (capacity cap, at least
+ * ICE_GATHER_PACKET_MAX).  Runs the timers.  Call it until ICE_OUT_NONE
+ * after every other call and at ice_gather_deadline().  Returns 0 or
+ * PBX_E_NOSPACE. */
+PBX_API int ice_gather_poll(struct ice_gather *g, int64_t now, void *buf, size_t cap,
+			    struct ice_gather_out *out);
+
+/* ice_gather_deadline - when ice_gather_poll is next due, -1 if never. */
+PBX_API int64_t ice_gather_deadline(const struct ice_gather *g);
+
+/* ice_gather_datagram - a datagram from `from` on socket sock at now:
+ * a Binding response of ours, or bytes from a TURN server over UDP
+ * (including data relayed from peers once allocated, in->turn).  Other
+ * datagrams are dropped (in->dropped).  Untrusted input.  Returns 0. */
+PBX_API int ice_gather_datagram(struct ice_gather *g, int sock, const struct pbx_addr *from,
+				const void *p, size_t len, int64_t now,
+				struct ice_gather_in *in);
+
+/* ice_gather_icmp - an ICMP error (type, code) for a packet socket sock
+ * sent to `to`, at now: the Bindings and the TURN client on that path
+ * fail as unreachable. */
+PBX_API void ice_gather_icmp(struct ice_gather *g, int sock, const struct pbx_addr *to,
+			     uint8_t type, uint8_t code, int64_t now);
+
+/* ice_gather_stream_event - what became of stream at now.  Returns 0 or
+ * PBX_E_INVALID (no such stream). */
+PBX_API int ice_gather_stream_event(struct ice_gather *g, unsigned stream,
+				    enum ice_stream_event ev, int64_t now);
+
+/* ice_gather_stream_input - bytes read from stream at now (a UDP one:
+ * one whole datagram from the server); uses up to len (in->used) and
+ * stops after data from a peer: call again with the rest.  Returns 0, PBX_E_INVALID (no such stream, not connected) or
+ * PBX_E_MALFORMED (the stream lost its framing: close it). */
+PBX_API int ice_gather_stream_input(struct ice_gather *g, unsigned stream, const void *p,
+				    size_t len, int64_t now, struct ice_gather_in *in);
+
+/* ice_gather_stream_icmp - an ICMP error (or ECONNREFUSED) on a UDP
+ * stream at now.  Returns 0 or PBX_E_INVALID (no such open UDP stream). */
+PBX_API int ice_gather_stream_icmp(struct ice_gather *g, unsigned stream, uint8_t type,
+				   uint8_t code, int64_t now);
+
+/* ice_gather_done - every server has a result (or the timeout passed). */
+PBX_API bool ice_gather_done(const struct ice_gather *g);
+
+/* ice_gather_n_cands, ice_gather_cand - the candidates, in the order
+ * gathered (NULL past the end). */
+PBX_API size_t ice_gather_n_cands(const struct ice_gather *g);
+PBX_API const struct ice_gathered *ice_gather_cand(const struct ice_gather *g, size_t i);
+
+/* ice_gather_n_records, ice_gather_record - the per-server records, in
+ * the order of the servers then families (IPv4 first). */
+PBX_API size_t ice_gather_n_records(const struct ice_gather *g);
+PBX_API const struct ice_server_record *ice_gather_record(const struct ice_gather *g, size_t i);
+
+/* ice_gather_relay - TURN client i (a relay candidate's `relay`), for
+ * the ICE agent to send through; NULL outside. */
+PBX_API struct turn_client *ice_gather_relay(struct ice_gather *g, int i);
+
+/* ice_gather_release - release every allocation at now (Refresh with
+ * LIFETIME 0), within ICE_GATHER_RELEASE_MS; then streams are closed.
+ * Returns 0 or PBX_E_INVALID if releasing already. */
+PBX_API int ice_gather_release(struct ice_gather *g, int64_t now);
+
+/* ice_gather_released - the release is over (every TURN client released
+ * or given up, every stream closed). */
+PBX_API bool ice_gather_released(const struct ice_gather *g);
+
+/* ice_server_result_name - "ok", "timeout"...; "unknown" outside. */
+PBX_API const char *ice_server_result_name(enum ice_server_result r);
+
+/* ---- the conclusion of servers mode (lib/ice/diag.c) ---- */
+
+/* Reason codes, each with a stable name (ice_diag_name).  The order here
+ * is the order of precedence: the first that applies is reported. */
+enum ice_diag_code {
+	ICE_DIAG_OK = 0,            /* "ok" */
+	ICE_DIAG_TURN_REST_EXPIRED, /* "turn-rest-expired" */
+	ICE_DIAG_DNS,               /* "dns" */
+	ICE_DIAG_FAMILY_MISMATCH,   /* "family-mismatch" */
+	ICE_DIAG_TCP_REFUSED,       /* "tcp-refused" */
+	ICE_DIAG_TCP_TIMEOUT,       /* "tcp-timeout" */
+	ICE_DIAG_TLS_UNTRUSTED,     /* "tls-untrusted" */
+	ICE_DIAG_TLS_HANDSHAKE,     /* "tls-handshake" */
+	ICE_DIAG_TURN_AUTH,         /* "turn-auth": 401 after credentials */
+	ICE_DIAG_TURN_NONCE_LOOP,   /* "turn-nonce-loop": 438 again and again */
+	ICE_DIAG_TURN_QUOTA,        /* "turn-quota": 486 */
+	ICE_DIAG_TURN_CAPACITY,     /* "turn-capacity": 508 */
+	ICE_DIAG_TURN_FAMILY,       /* "turn-family": 440 */
+	ICE_DIAG_TURN_TRANSPORT,    /* "turn-transport": 442 */
+	ICE_DIAG_TURN_MISMATCH,     /* "turn-mismatch": 437 */
+	ICE_DIAG_TURN_ERROR,        /* "turn-error": another TURN failure */
+	ICE_DIAG_STUN_ERROR,        /* "stun-error": a Binding error response */
+	ICE_DIAG_TURN_UNREACHABLE,  /* "turn-unreachable": ICMP */
+	ICE_DIAG_STUN_UNREACHABLE,  /* "stun-unreachable": ICMP */
+	ICE_DIAG_TURN_TIMEOUT,      /* "turn-timeout" */
+	ICE_DIAG_STUN_TIMEOUT,      /* "stun-timeout" */
+	ICE_DIAG_NO_CANDIDATE,      /* "no-candidate": all answered, but no
+				     * candidate of the type asked for */
+	ICE_DIAG_COUNT
+};
+
+/* A conclusion. */
+struct ice_diag {
+	bool success;
+	uint8_t code;               /* enum ice_diag_code; ICE_DIAG_OK on success */
+	int record;                 /* the record blamed, -1 */
+	char reason[ICE_DIAG_TEXT_MAX]; /* one line naming the server */
+	char hint[ICE_DIAG_TEXT_MAX];   /* what to check */
+};
+
+/* ice_diag_servers - the conclusion of servers mode from n records and
+ * nc candidates under policy (a pure function): success when every
+ * server answered and there is a candidate of the type asked (any
+ * server-derived one for ICE_POLICY_ALL with servers configured), else
+ * the first blocking reason in the order of enum ice_diag_code (records
+ * in order for ties).  A pending record counts as a timeout.  Returns 0
+ * with *out. */
+PBX_API int ice_diag_servers(const struct ice_server_record *r, size_t n,
+			     enum ice_gather_policy policy, const struct ice_gathered *c,
+			     size_t nc, struct ice_diag *out);
+
+/* ice_diag_record - the reason code one record alone calls for
+ * (ICE_DIAG_OK for a success). */
+PBX_API enum ice_diag_code ice_diag_record(const struct ice_server_record *r);
+
+/* ice_diag_name - the stable name of a code ("turn-auth"); "unknown"
+ * outside the enum. */
+PBX_API const char *ice_diag_name(enum ice_diag_code c);
+
+/* ==== end of candidate gathering ==== */
+
 #endif
