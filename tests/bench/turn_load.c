@@ -80,7 +80,8 @@ struct client {
 };
 
 struct stats {
-	uint64_t sent, send_failed, back, invalid, late;
+	uint64_t sent, send_failed, back, invalid;
+	uint64_t late;          /* of back: arrived after the end */
 	uint64_t hist[HIST_BUCKETS];
 	uint64_t max_us;
 };
@@ -379,7 +380,7 @@ static const uint8_t *unwrap(const struct opts *o, const uint8_t *p, size_t len,
 }
 
 static void take(const struct opts *o, struct client *cl, int k, const uint8_t *p, size_t len,
-		 uint64_t t_us, bool counting, struct stats *st)
+		 uint64_t t_us, struct stats *st)
 {
 	size_t n = 0;
 	const uint8_t *d = unwrap(o, p, len, &n);
@@ -392,10 +393,6 @@ static void take(const struct opts *o, struct client *cl, int k, const uint8_t *
 	cl->back++;
 	if (cl->inflight)
 		cl->inflight--;
-	if (!counting) {
-		st->late++;
-		return;
-	}
 	st->back++;
 	st->hist[rtt / HIST_STEP_US < HIST_BUCKETS ? rtt / HIST_STEP_US : HIST_BUCKETS - 1]++;
 	if (rtt > st->max_us)
@@ -440,7 +437,7 @@ static int send_burst(const struct opts *o, struct client *c, int k, int n, doub
 }
 
 static void receive(const struct opts *o, struct client *cl, struct pollfd *pf, int n_cl,
-		    bool counting, struct stats *st)
+		    struct stats *st)
 {
 	static uint8_t in[BATCH][PKT_MAX];
 	static struct mmsghdr im[BATCH];
@@ -458,7 +455,7 @@ static void receive(const struct opts *o, struct client *cl, struct pollfd *pf, 
 			}
 			int n = recvmmsg(cl[k].fd, im, BATCH, MSG_DONTWAIT, NULL);
 			for (int i = 0; i < n; i++)
-				take(o, &cl[k], k, in[i], im[i].msg_len, t_us, counting, st);
+				take(o, &cl[k], k, in[i], im[i].msg_len, t_us, st);
 			if (n > 0)
 				cl[k].last_back = t;
 			if (n < BATCH)
@@ -504,7 +501,7 @@ static void run(const struct opts *o, struct client *cl, struct stats *st)
 		}
 		int timeout = o->rate > 0 ? 1 : 10;
 		if (poll(pf, (nfds_t)n, timeout) > 0)
-			receive(o, cl, pf, n, true, st);
+			receive(o, cl, pf, n, st);
 		t = now();
 	}
 	/* Stragglers: counted as delivered, not as part of the rate. */
@@ -512,7 +509,7 @@ static void run(const struct opts *o, struct client *cl, struct stats *st)
 	uint64_t in_time = st->back;
 	while (now() < until) {
 		if (poll(pf, (nfds_t)n, 10) > 0)
-			receive(o, cl, pf, n, true, st);
+			receive(o, cl, pf, n, st);
 	}
 	st->late = st->back - in_time;
 }
