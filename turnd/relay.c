@@ -3,7 +3,10 @@
  * peers send to the relay socket goes back as ChannelData when the peer
  * has a channel, else as a Data indication, and only from peers holding
  * a permission.  Datagrams are read with recvmmsg and sent with sendmmsg
- * from the worker's buffers; nothing is allocated per datagram. */
+ * from the worker's buffers; nothing is allocated per datagram.  What the
+ * relay sockets that were ready together give for UDP clients leaves in
+ * one sendmmsg after the last of them was read (see defer_flush), not in
+ * one per relay socket. */
 #include <errno.h>
 #include <stdlib.h>
 #include <event2/event.h>
@@ -16,6 +19,7 @@
 
 /* The worker's buffers for reading relay sockets. */
 struct relay_in {
+	struct event *flush;    /* sends what the relay reads queued */
 	struct mmsghdr msg[TURND_BATCH];
 	struct iovec iov[TURND_BATCH];
 	struct sockaddr_in6 name[TURND_BATCH];
@@ -24,11 +28,11 @@ struct relay_in {
 
 static struct relay_in *relay_in_of(struct turnd_worker *tw);
 
-void relay_to_peer(struct alloc *a, const struct pbx_addr *peer, const void *p, size_t len)
+void relay_to_peer(struct alloc *a, const struct pbx_addr *peer, const void *p, size_t len,
+		   int64_t now)
 {
 	struct turnd_worker *tw = a->tw;
 	const struct store_snapshot *snap = pbx_worker_snapshot(tw->w);
-	int64_t now = turnd_now();
 	if (!alloc_bandwidth(a, true, len, now,
 			     (uint64_t)snap->setting_int[STORE_SET_TURND_BANDWIDTH])) {
 		tw->count[C_DROP_BANDWIDTH]++;
@@ -52,7 +56,7 @@ void relay_chandata(struct alloc *a, const struct stun_chandata *cd, int64_t now
 		a->tw->count[C_DROP_NO_PERMISSION]++;
 		return;
 	}
-	relay_to_peer(a, &peer, cd->data, cd->len);
+	relay_to_peer(a, &peer, cd->data, cd->len, now);
 }
 
 /* One datagram from a peer to the client. */
@@ -99,6 +103,27 @@ static void from_peer(struct alloc *a, const struct pbx_addr *peer, const uint8_
 	client_commit(tw, &a->from, n);
 }
 
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	out_flush(arg);
+}
+
+/* Send what was queued for clients once every relay socket that epoll
+ * found ready has been read: an event made active now runs after the
+ * events already active in this round of the loop, so the datagrams of
+ * many allocations to UDP clients, all from the one listening socket,
+ * share one sendmmsg instead of taking one each.  The queue holds copies
+ * (client_slot) and flushes itself when full. */
+static void defer_flush(struct turnd_worker *tw, struct relay_in *in)
+{
+	if (in->flush)
+		event_active(in->flush, EV_TIMEOUT, 0);
+	else
+		out_flush(tw);
+}
+
 static void on_relay_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct alloc *a = arg;
@@ -136,7 +161,7 @@ static void on_relay_read(evutil_socket_t fd, short what, void *arg)
 			pbx_addr_unmap(&peer, &peer);
 			from_peer(a, &peer, in->buf[i], in->msg[i].msg_len, now, cap);
 		}
-		out_flush(tw);
+		defer_flush(tw, in);
 		if (n < TURND_BATCH)
 			break;
 	}
@@ -166,13 +191,22 @@ void relay_close(struct alloc *a)
 
 static struct relay_in *relay_in_of(struct turnd_worker *tw)
 {
-	if (!tw->relay_in)
-		tw->relay_in = calloc(1, sizeof *tw->relay_in);
-	return tw->relay_in;
+	if (tw->relay_in)
+		return tw->relay_in;
+	struct relay_in *in = calloc(1, sizeof *in);
+	if (!in)
+		return NULL;
+	/* Without the event every relay read flushes at once: slower, not
+	 * wrong. */
+	in->flush = event_new(pbx_worker_base(tw->w), -1, 0, on_flush, tw);
+	tw->relay_in = in;
+	return in;
 }
 
 void relay_free(struct turnd_worker *tw)
 {
+	if (tw->relay_in && tw->relay_in->flush)
+		event_free(tw->relay_in->flush);
 	free(tw->relay_in);
 	tw->relay_in = NULL;
 }

@@ -22,7 +22,7 @@ static void send_indication(struct turnd_req *r)
 		r->tw->count[C_DROP_NO_PERMISSION]++;
 		return;
 	}
-	relay_to_peer(r->alloc, &peer, data.p, data.len);
+	relay_to_peer(r->alloc, &peer, data.p, data.len, r->now);
 }
 
 const struct turnd_method method_send = {

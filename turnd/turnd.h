@@ -454,8 +454,10 @@ int request_peer(struct turnd_req *r, size_t i, struct pbx_addr *peer);
 /* relay_chandata - ChannelData from the client of a. */
 void relay_chandata(struct alloc *a, const struct stun_chandata *cd, int64_t now);
 
-/* relay_to_peer - send len bytes at p to peer from a's relay socket. */
-void relay_to_peer(struct alloc *a, const struct pbx_addr *peer, const void *p, size_t len);
+/* relay_to_peer - send len bytes at p to peer from a's relay socket; now
+ * is the caller's turnd_now(), read once per batch. */
+void relay_to_peer(struct alloc *a, const struct pbx_addr *peer, const void *p, size_t len,
+		   int64_t now);
 
 /* relay_open - start reading a's relay socket.  Returns 0 or -errno. */
 int relay_open(struct alloc *a);

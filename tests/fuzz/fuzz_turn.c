@@ -86,8 +86,10 @@ void alloc_free(struct alloc *a, const char *reason)
 	free(a);
 }
 
-void relay_to_peer(struct alloc *a, const struct pbx_addr *peer, const void *p, size_t len)
+void relay_to_peer(struct alloc *a, const struct pbx_addr *peer, const void *p, size_t len,
+		   int64_t now)
 {
+	(void)now;
 	CHECK(pbx_addr_family(peer) == pbx_addr_family(&a->relay));
 	CHECK(len == 0 || p);
 	a->packets_in++;

@@ -16,6 +16,17 @@ RFC 8489, RFC 5780 and RFC 3489 independently of pbxedge's codec.
       back is awaited), Refresh, or holding the allocation; prints
       key=value lines (first, allocate, error, relayed, lifetime,
       permission, data, refresh)
+  stun_talk.py channel HOST PORT --user U --password P [--channel N]
+      the wire format of relayed data (RFC 8656 11-12) against a UDP peer
+      this script runs itself on 127.0.0.1: Allocate, CreatePermission, a
+      Send indication to the peer (which must get the data from the
+      relayed address), the peer's answer (which must come back as a Data
+      indication from the peer), ChannelBind, the peer's next answer
+      (which must now come back as ChannelData on that channel) and
+      ChannelData from the client (which must reach the peer), then
+      Refresh 0; prints key=value lines (allocate, relayed, peer-got,
+      peer-source, before-bind, bind, after-bind, client-channeldata,
+      refresh) and exits 1 unless every step went as RFC 8656 says
 """
 import argparse
 import base64
@@ -340,6 +351,137 @@ def turn(a):
     return done()
 
 
+def describe(data):
+    """What a datagram from the server is: ("channeldata", channel, data),
+    ("data-indication", peer, data), or ("other", hex, b"")."""
+    if len(data) >= 4 and data[0] >> 6 == 1:
+        ch, n = struct.unpack("!HH", data[:4])
+        if len(data) < 4 + n:
+            return ("other", data.hex(), b"")
+        return ("channeldata", "0x%04x" % ch, data[4:4 + n])
+    if len(data) >= 20 and struct.unpack("!H", data[:2])[0] == 0x0017:
+        at = attrs_of(data)
+        if 0x0012 in at and 0x0013 in at:
+            return ("data-indication", addr(at[0x0012], True, data[8:20]), at[0x0013])
+    return ("other", data[:32].hex(), b"")
+
+
+def channel(a):
+    """See the module's doc: Send/Data indications before ChannelBind,
+    ChannelData after it, both ways."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(a.timeout)
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.settimeout(a.timeout)
+    peer_addr = "127.0.0.1:%d" % peer.getsockname()[1]
+    server = (a.host, a.port)
+    out = {}
+    good = []
+
+    def done():
+        for k in sorted(out):
+            print("%s=%s" % (k, out[k]))
+        return 0 if all(good) and good else 1
+
+    def rpc(msg, tid):
+        s.sendto(msg, server)
+        while True:
+            try:
+                data, _ = s.recvfrom(65536)
+            except socket.timeout:
+                return None
+            if data[8:20] == tid:
+                return data
+
+    def from_server():
+        """The next datagram from the server, described."""
+        try:
+            data, src = s.recvfrom(65536)
+        except socket.timeout:
+            return ("timeout", "", b"")
+        if src[1] != a.port:
+            return ("other", "from %s:%d" % src, b"")
+        return describe(data)
+
+    def at_peer():
+        try:
+            data, src = peer.recvfrom(65536)
+        except socket.timeout:
+            return None, None
+        return data, "%s:%d" % src
+
+    transport = (0x0019, struct.pack("!B3x", 17))
+    tid = os.urandom(12)
+    ans = rpc(message(0x0003, [transport], tid), tid)
+    at = attrs_of(ans or b"")
+    realm, nonce = at.get(0x0014, b""), at.get(0x0015, b"")
+    key = hashlib.md5(("%s:%s:%s" % (a.user, realm.decode(), a.password)).encode()).digest()
+    creds = [(0x0006, a.user.encode()), (0x0014, realm), (0x0015, nonce)]
+    tid = os.urandom(12)
+    ans = rpc(signed(0x0003, [transport] + creds, tid, key), tid)
+    if ans is None or error_of(ans):
+        out["allocate"] = "timeout" if ans is None else error_of(ans)
+        good.append(False)
+        return done()
+    out["allocate"] = "success"
+    relayed = addr(attrs_of(ans)[0x0016], True, tid)
+    out["relayed"] = relayed
+    pport = peer.getsockname()[1]
+
+    tid = os.urandom(12)
+    ans = rpc(signed(0x0008, [(0x0012, xaddr("127.0.0.1", pport, tid))] + creds, tid, key), tid)
+    out["permission"] = "timeout" if ans is None else (error_of(ans) or "success")
+    good.append(out["permission"] == "success")
+    if not good[-1]:
+        return done()
+
+    # Before any binding: Send indication out, Data indication back.
+    tid = os.urandom(12)
+    s.sendto(message(0x0016, [(0x0012, xaddr("127.0.0.1", pport, tid)), (0x0013, b"send-1")],
+                     tid), server)
+    data, src = at_peer()
+    out["peer-got"] = "timeout" if data is None else ("ok" if data == b"send-1" else "wrong")
+    out["peer-source"] = "ok" if src == relayed else "%s" % src
+    good += [out["peer-got"] == "ok", out["peer-source"] == "ok"]
+    host, _, port = relayed.rpartition(":")
+    peer.sendto(b"data-1", (host, int(port)))
+    kind, who, got = from_server()
+    out["before-bind"] = kind
+    good.append(kind == "data-indication" and who == peer_addr and got == b"data-1")
+    if kind == "data-indication" and not good[-1]:
+        out["before-bind"] = "wrong:%s:%r" % (who, got)
+
+    tid = os.urandom(12)
+    ans = rpc(signed(0x0009, [(0x000C, struct.pack("!H2x", a.channel)),
+                              (0x0012, xaddr("127.0.0.1", pport, tid))] + creds, tid, key), tid)
+    out["bind"] = "timeout" if ans is None else (error_of(ans) or "success")
+    good.append(out["bind"] == "success")
+    if not good[-1]:
+        return done()
+
+    # After the binding: the peer's data must come as ChannelData on the
+    # channel (first two bits 01), not as a Data indication.
+    peer.sendto(b"chan-1", (host, int(port)))
+    kind, who, got = from_server()
+    out["after-bind"] = kind
+    good.append(kind == "channeldata" and who == "0x%04x" % a.channel and got == b"chan-1")
+    if kind == "channeldata" and not good[-1]:
+        out["after-bind"] = "wrong:%s:%r" % (who, got)
+    s.sendto(struct.pack("!HH", a.channel, 6) + b"chan-2", server)
+    data, src = at_peer()
+    out["client-channeldata"] = "timeout" if data is None else (
+        "ok" if data == b"chan-2" and src == relayed else "wrong:%s:%r" % (src, data))
+    good.append(out["client-channeldata"] == "ok")
+
+    tid = os.urandom(12)
+    ans = rpc(signed(0x0004, [(0x000D, struct.pack("!I", 0))] + creds, tid, key), tid)
+    out["refresh"] = "timeout" if ans is None else (error_of(ans) or "success")
+    good.append(out["refresh"] == "success")
+    return done()
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -384,8 +526,15 @@ def main():
     t.add_argument("--refresh", type=int, help="Refresh with this LIFETIME at the end")
     t.add_argument("--bind", default="")
     t.add_argument("--timeout", type=float, default=2.0)
+    c = sub.add_parser("channel")
+    c.add_argument("host")
+    c.add_argument("port", type=int)
+    c.add_argument("--user", required=True)
+    c.add_argument("--password", default="")
+    c.add_argument("--channel", type=lambda v: int(v, 0), default=0x4001)
+    c.add_argument("--timeout", type=float, default=2.0)
     a = p.parse_args()
-    return {"ask": ask, "raw": raw, "flood": flood, "turn": turn}[a.cmd](a)
+    return {"ask": ask, "raw": raw, "flood": flood, "turn": turn, "channel": channel}[a.cmd](a)
 
 
 if __name__ == "__main__":
