@@ -22,6 +22,8 @@
 
 #include <pbxedge/ice.h>
 
+#include "stun_resign.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(x)                                                                   \
@@ -238,29 +240,6 @@ static void patch_tid(struct harness *h, int path, uint8_t *p, size_t len)
 	memcpy(p + 4, h->last[path].buf + 4, 4 + STUN_TID_LEN);
 }
 
-static size_t resign(struct harness *h, const uint8_t *p, size_t len, uint8_t *out, size_t cap)
-{
-	struct stun_msg m;
-	struct stun_enc e;
-	size_t n;
-	if (stun_msg_decode(&m, p, len) || m.kind != STUN_KIND_RFC5389)
-		return 0;
-	stun_msg_init(&e, out, cap, m.type, m.tid, STUN_KIND_RFC5389);
-	for (size_t i = 0; i < m.n_attrs; i++) {
-		uint16_t t = m.attrs[i].type;
-		if (t == STUN_A_MESSAGE_INTEGRITY || t == STUN_A_MESSAGE_INTEGRITY_SHA256 ||
-		    t == STUN_A_FINGERPRINT)
-			continue;
-		struct pbx_span v;
-		CHECK(stun_attr_raw(&m, i, &v) == 0);
-		stun_attr_put_raw(&e, t, v.p, v.len);
-	}
-	stun_integrity_put(&e, &h->key);
-	if (stun_msg_finish(&e, &n))
-		return 0;
-	return n;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -322,7 +301,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				patch_tid(h, path, chunk, len);
 			const uint8_t *p = chunk;
 			if (sel & 0x40) {
-				size_t n = resign(h, chunk, len, signed_chunk, sizeof signed_chunk);
+				size_t n = stun_resign(&h->key, chunk, len, signed_chunk, sizeof signed_chunk);
 				if (n) {
 					p = signed_chunk;
 					len = n;
