@@ -803,6 +803,16 @@ static int conclude(struct ctl *c, struct ice_run *r, struct ice_gather *g, bool
 			fprintf(c->out, "ICE: Hint: %s\n", hint);
 	}
 	fflush(c->out);
+	if (c->st) {
+		struct store_ice_test_row row = {
+			.at = (int64_t)time(NULL), .result = result, .code = code, .reason = reason,
+			.servers = (int64_t)nrec, .candidates = (int64_t)nc,
+		};
+		struct pbx_err e = { 0 };
+		if (store_ice_test_save(c->st, &row, &e))
+			fprintf(stderr, "rpctl ice-test servers: the result is not stored: %s\n",
+				pbx_err_text(&e));
+	}
 	return aborted ? ICE_EXIT_ABORTED : d.success ? ICE_EXIT_SUCCESS : ICE_EXIT_FAILED;
 }
 
