@@ -8,9 +8,11 @@
 # within --gather-timeout; turns: without the CA is tls-untrusted, with
 # --ca it succeeds; --rest-secret-from-store mints a credential turnd
 # takes, an expired REST name is reported with nothing sent; --json
-# parses; without --db and without a store nothing is created.
+# parses; without --db and without a store nothing is created; behind a
+# NAT (netns.sh) the srflx candidate is the router's address.
 # Peers: coturn (turnserver), certtool, ss, python3, nft, ip.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/netns.sh"
 need turnserver certtool ss python3 nft ip
 
 R() { "$RPCTL" "$@"; }
@@ -198,7 +200,7 @@ refuse 1 "TURN servers need --user" unset_db "$RPCTL" ice-test servers --turn tu
 # turn-timeout within --gather-timeout.
 NS=pbxice$$
 ip netns add "$NS"
-trap 'cleanup; ip netns del "$NS" 2>/dev/null || true' EXIT
+trap 'cleanup; netns_cleanup; ip netns del "$NS" 2>/dev/null || true' EXIT
 ip -n "$NS" link set lo up
 ip netns exec "$NS" nft add table inet t
 ip netns exec "$NS" nft add chain inet t in '{ type filter hook input priority 0; }'
@@ -215,6 +217,51 @@ echo "silenced server: $ms ms, exit $rc"
 [ "$rc" = 1 ] || fail "silenced: exit $rc: $(cat "$T/silent.out")"
 conclusion silent FAILED turn-timeout
 [ "$ms" -lt 3000 ] || fail "silenced server took $ms ms (--gather-timeout 2)"
+
+# Behind a NAT: coturn on the public side, rpctl on the LAN behind a
+# port-restricted NAT; the server-reflexive candidate is the router's WAN
+# address, and the relay the public side's.
+netns_setup
+trap 'cleanup; netns_cleanup; ip netns del "$NS" 2>/dev/null || true' EXIT
+netns_nat port-restricted
+cat >"$T/coturn-nat.conf" <<CONF
+listening-ip=$PUB_IP1
+listening-port=3478
+relay-ip=$PUB_IP1
+lt-cred-mech
+realm=pbxedge
+user=alice:secret
+min-port=49152
+max-port=49252
+no-dtls
+no-tls
+no-cli
+verbose
+simple-log
+log-file=$T/coturn-nat.log
+pidfile=$T/turnserver-nat.pid
+userdb=$T/turndb-nat
+CONF
+start coturnnat ip netns exec "$NS_PUB" turnserver -c "$T/coturn-nat.conf"
+for _ in $(seq 100); do
+	ip netns exec "$NS_PUB" ss -Hlun "sport = :3478" | grep -q . && break
+	sleep 0.1
+done
+set +e
+ip netns exec "$NS_LAN" env -u PBXEDGE_DB HOME="$T/empty" timeout 40 "$RPCTL" ice-test servers \
+	--family 4 --stun "stun:$PUB_IP1" --turn "turn:$PUB_IP1" --user alice \
+	--password-file "$T/good.pw" >"$T/nat.out" 2>&1
+rc=$?
+set -e
+[ "$rc" = 0 ] || fail "nat: exit $rc: $(cat "$T/nat.out")"
+conclusion nat SUCCESS ok
+grep -Eq "^[0-9]+ +1 +host +[0-9a-f]{8} +udp +$LAN_IP " "$T/nat.out" || fail "nat: no host: $(cat "$T/nat.out")"
+grep -Eq "^[0-9]+ +1 +srflx +[0-9a-f]{8} +udp +$WAN_IP +[0-9]+ .* stun:$PUB_IP1:3478 +- *$" "$T/nat.out" \
+	|| fail "nat: no srflx candidate from the STUN server: $(cat "$T/nat.out")"
+grep -Eq "^[0-9]+ +1 +relay +[0-9a-f]{8} +udp +$PUB_IP1 +[0-9]+ " "$T/nat.out" \
+	|| fail "nat: no relay: $(cat "$T/nat.out")"
+wait_log "$T/coturn-nat.log" "refreshed, realm=<pbxedge>, username=<alice>, lifetime=0" 5
+kill -TERM "$PID_coturnnat"
 
 # ---- turnd, with the store ----
 ICE() { timeout 40 "$RPCTL" ice-test servers "$@"; }
