@@ -76,6 +76,14 @@ static void vlog(struct ice_io *io, const char *what, unsigned k, const char *de
 			what, detail ? ": " : "", detail ? detail : "");
 }
 
+/* A connected UDP socket's ECONNREFUSED as the ICMP error behind it:
+ * port unreachable (ICMP 3/3, ICMPv6 1/4). */
+static void stream_refused(struct ice_io *io, unsigned k)
+{
+	bool v6 = io->st[k].family == AF_INET6;
+	ice_gather_stream_icmp(io->g, k, v6 ? 1 : 3, v6 ? 4 : 3, now_ms(io));
+}
+
 static void stream_close(struct ice_io *io, unsigned k)
 {
 	struct ice_io_stream *s = &io->st[k];
@@ -152,6 +160,7 @@ static void stream_open(struct ice_io *io, const struct ice_gather_out *o)
 	stream_close(io, k);
 	s->transport = o->transport;
 	s->server = o->server;
+	s->family = pbx_addr_family(&o->to);
 	bool udp = o->transport == STUN_URI_UDP;
 	s->fd = socket(pbx_addr_family(&o->to),
 		       (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -213,7 +222,7 @@ static void stream_write(struct ice_io *io, unsigned k, const uint8_t *p, size_t
 		return;
 	if (s->transport == STUN_URI_UDP) {
 		if (send(s->fd, p, len, 0) < 0 && errno == ECONNREFUSED)
-			ice_gather_stream_icmp(io->g, k, 3, 3, now_ms(io));
+			stream_refused(io, k);
 		return;
 	}
 	if (s->wlen + len > WBUF_MAX) {
@@ -358,7 +367,7 @@ static void stream_input(struct ice_io *io, unsigned k)
 		return;
 	if (s->transport == STUN_URI_UDP) {
 		if (r < 0 && errno == ECONNREFUSED)
-			ice_gather_stream_icmp(io->g, k, 3, 3, now_ms(io));
+			stream_refused(io, k);
 		else if (r > 0)
 			stream_feed(io, k, io->buf, (size_t)r);
 		return;

@@ -17,6 +17,7 @@ struct ice_io_stream {
 	int fd;                   /* -1: none */
 	uint8_t transport;        /* enum stun_uri_transport */
 	size_t server;            /* the server's index (TLS name) */
+	int family;               /* AF_INET or AF_INET6 */
 	bool connecting;          /* TCP connect in progress */
 	bool handshaking;         /* TLS handshake in progress */
 	struct pbx_tls *tls;

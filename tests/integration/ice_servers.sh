@@ -190,6 +190,9 @@ ms=$(ms_since "$t0")
 echo "closed port: $ms ms"
 conclusion closed FAILED turn-unreachable
 [ "$ms" -lt 1000 ] || fail "closed port took $ms ms"
+run closedtcp 1 --family 4 --turn "turn:127.0.0.1:$DEAD?transport=tcp" --user alice \
+	--password-file "$T/good.pw"
+conclusion closedtcp FAILED tcp-refused
 
 # Argument errors: exit 2, one line.
 refuse 2 "unknown option '--frob'" R ice-test servers --frob
@@ -205,6 +208,7 @@ ip -n "$NS" link set lo up
 ip netns exec "$NS" nft add table inet t
 ip netns exec "$NS" nft add chain inet t in '{ type filter hook input priority 0; }'
 ip netns exec "$NS" nft add rule inet t in udp dport 3478 drop
+ip netns exec "$NS" nft add rule inet t in tcp dport 3478 drop
 t0=$(date +%s%N)
 set +e
 ip netns exec "$NS" env -u PBXEDGE_DB HOME="$T/empty" timeout 40 "$RPCTL" ice-test servers \
@@ -217,6 +221,14 @@ echo "silenced server: $ms ms, exit $rc"
 [ "$rc" = 1 ] || fail "silenced: exit $rc: $(cat "$T/silent.out")"
 conclusion silent FAILED turn-timeout
 [ "$ms" -lt 3000 ] || fail "silenced server took $ms ms (--gather-timeout 2)"
+set +e
+ip netns exec "$NS" env -u PBXEDGE_DB HOME="$T/empty" timeout 40 "$RPCTL" ice-test servers \
+	--family 4 --turn turn:127.0.0.1:3478 --transport tcp --user alice \
+	--password-file "$T/good.pw" --gather-timeout 1 >"$T/silenttcp.out" 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "silenced tcp: exit $rc: $(cat "$T/silenttcp.out")"
+conclusion silenttcp FAILED tcp-timeout
 
 # Behind a NAT: coturn on the public side, rpctl on the LAN behind a
 # port-restricted NAT; the server-reflexive candidate is the router's WAN
