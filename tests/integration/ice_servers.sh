@@ -8,7 +8,7 @@
 # within --gather-timeout; turns: without the CA is tls-untrusted, with
 # --ca it succeeds; --rest-secret-from-store mints a credential turnd
 # takes, an expired REST name is reported with nothing sent; --json
-# parses; without --db and without a store nothing is created; behind a
+# parses; a name that does not resolve is dns; without --db and without a store nothing is created; behind a
 # NAT (netns.sh) the srflx candidate is the router's address.
 # Peers: coturn (turnserver), certtool, ss, python3, nft, ip.
 . "$(dirname "$0")/lib.sh"
@@ -229,6 +229,15 @@ rc=$?
 set -e
 [ "$rc" = 1 ] || fail "silenced tcp: exit $rc: $(cat "$T/silenttcp.out")"
 conclusion silenttcp FAILED tcp-timeout
+# A name that does not resolve (the namespace reaches no resolver): dns.
+set +e
+ip netns exec "$NS" env -u PBXEDGE_DB HOME="$T/empty" timeout 40 "$RPCTL" ice-test servers \
+	--family 4 --stun stun:no-such-host.invalid >"$T/dns.out" 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "dns: exit $rc: $(cat "$T/dns.out")"
+conclusion dns FAILED dns
+grep -Eq "^stun:no-such-host\.invalid:3478 +- +ipv4 +dns " "$T/dns.out" || fail "dns: $(cat "$T/dns.out")"
 
 # Behind a NAT: coturn on the public side, rpctl on the LAN behind a
 # port-restricted NAT; the server-reflexive candidate is the router's WAN
