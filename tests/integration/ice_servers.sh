@@ -291,7 +291,14 @@ P=$(free_udp)
 LO=$(( (CLO + 10000 - 40000) % 20000 + 40000 ))
 ok R init >/dev/null
 ok R turn user add alice secret
-ok R set turnd.listen "127.0.0.1:$P"
+V6=no
+ip -6 addr show dev lo 2>/dev/null | grep -q "inet6 ::1/128" && V6=yes
+if [ "$V6" = yes ]; then
+	ok R set turnd.listen "127.0.0.1:$P,[::1]:$P"
+	ok R whitelist add ::1 --reason "test client"
+else
+	ok R set turnd.listen "127.0.0.1:$P"
+fi
 ok R set turnd.min-port "$LO"
 ok R set turnd.max-port "$((LO + 99))"
 ok R whitelist add 127.0.0.1 --reason "test client"
@@ -320,6 +327,22 @@ run rest 0 --family 4 --rest-secret-from-store --user bob
 conclusion rest SUCCESS ok
 grep -Eq "^turn:127\.0\.0\.1:$P\?transport=udp " "$T/rest.out" || fail "rest: not turnd's address: $(cat "$T/rest.out")"
 wait_log "$T/turnd.log" "allocation-ended .* user=[0-9]+:bob .*reason=refresh-0" 5
+
+# IPv6: a relay of that family from turnd on ::1; asked for both families,
+# the IPv4 relay is refused (440) and that row says so.
+if [ "$V6" = yes ]; then
+	run v6 0 --family 6 --turn "turn:[::1]:$P" --user alice --password-file "$T/good.pw"
+	conclusion v6 SUCCESS ok
+	grep -Eq "^[0-9]+ +1 +relay +[0-9a-f]{8} +udp +::1 " "$T/v6.out" || fail "v6: $(cat "$T/v6.out")"
+	run both 1 --family both --turn "turn:[::1]:$P" --user alice --password-file "$T/good.pw"
+	conclusion both FAILED turn-family
+	grep -Eq "^turn:\[::1\]:$P\?transport=udp +\[::1\]:$P +ipv4 +error .* 440 " "$T/both.out" \
+		|| fail "both: $(cat "$T/both.out")"
+	grep -Eq "^turn:\[::1\]:$P\?transport=udp +\[::1\]:$P +ipv6 +ok " "$T/both.out" \
+		|| fail "both: $(cat "$T/both.out")"
+else
+	echo "note: no ::1, IPv6 rows not checked" >&2
+fi
 
 # An expired REST name: reported, nothing sent.
 run expired 1 --family 4 --turn "turn:127.0.0.1:$P" --user "1000:bob" --password-file "$T/good.pw"
