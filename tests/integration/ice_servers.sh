@@ -6,11 +6,14 @@
 # turn-unreachable (ICMP) within a second; a server silenced by an
 # nftables drop rule in a namespace of the test's own is turn-timeout
 # within --gather-timeout; turns: without the CA is tls-untrusted, with
-# --ca it succeeds; --rest-secret-from-store mints a credential turnd
-# takes, an expired REST name is reported with nothing sent; --json
+# --ca it succeeds; with the store and no servers given, the appliance's
+# own stund and turnd are checked and the result shows in rpctl status;
+# --rest-secret-from-store mints a credential turnd takes, an expired REST
+# name is reported with nothing sent; IPv6 rows against turnd on ::1;
+# SIGINT and --timeout end it ABORTED (exit 2), allocations released; --json
 # parses; a name that does not resolve is dns; without --db and without a store nothing is created; behind a
 # NAT (netns.sh) the srflx candidate is the router's address.
-# Peers: coturn (turnserver), certtool, ss, python3, nft, ip.
+# Peers: coturn (turnserver), certtool, ss, python3, nft, ip (root).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
 need turnserver certtool ss python3 nft ip
@@ -303,8 +306,12 @@ ok R set turnd.min-port "$LO"
 ok R set turnd.max-port "$((LO + 99))"
 ok R whitelist add 127.0.0.1 --reason "test client"
 ok R turn secret add 'rest-secret'
+SP=$(free_udp)
+ok R set stund.primary "127.0.0.1:$SP"
 start turnd "$TURND" --foreground --workers 1
+start stund "$STUND" --foreground --workers 1
 wait_log "$T/turnd.log" "ready workers=1"
+wait_log "$T/stund.log" "ready workers=1"
 
 run turnd 0 --family 4 --stun "127.0.0.1:$P" --turn "turn:127.0.0.1:$P" --user alice \
 	--password-file "$T/good.pw"
@@ -321,10 +328,12 @@ R --json status | python3 -c 'import json, sys; t = json.load(sys.stdin)["ice_te
 assert len(t) == 1 and t[0]["result"] == "SUCCESS" and t[0]["code"] == "ok", t' \
 	|| fail "status json: $(R --json status)"
 
-# The default servers are turnd's own; the credential is minted from the
-# store's secret.
+# The default servers are the appliance's own stund and turnd; the
+# credential is minted from the store's secret.
 run rest 0 --family 4 --rest-secret-from-store --user bob
 conclusion rest SUCCESS ok
+grep -Eq "^stun:127\.0\.0\.1:$SP +127\.0\.0\.1:$SP +ipv4 +ok " "$T/rest.out" \
+	|| fail "rest: not stund's address: $(cat "$T/rest.out")"
 grep -Eq "^turn:127\.0\.0\.1:$P\?transport=udp " "$T/rest.out" || fail "rest: not turnd's address: $(cat "$T/rest.out")"
 wait_log "$T/turnd.log" "allocation-ended .* user=[0-9]+:bob .*reason=refresh-0" 5
 
