@@ -10,9 +10,11 @@
 # own stund and turnd are checked and the result shows in rpctl status;
 # --rest-secret-from-store mints a credential turnd takes, an expired REST
 # name is reported with nothing sent; IPv6 rows against turnd on ::1;
-# SIGINT and --timeout end it ABORTED (exit 2), allocations released; --json
-# parses; a name that does not resolve is dns; without --db and without a store nothing is created; behind a
-# NAT (netns.sh) the srflx candidate is the router's address.
+# SIGINT and --timeout end it ABORTED (exit 2), allocations released;
+# TLS to a plain TCP port is tls-handshake; --json parses; a name that
+# does not resolve is dns; without --db and without a store nothing is
+# created; behind a NAT (netns.sh) the srflx candidate is the router's
+# address.
 # Peers: coturn (turnserver), certtool, ss, python3, nft, ip (root).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
@@ -336,6 +338,11 @@ grep -Eq "^stun:127\.0\.0\.1:$SP +127\.0\.0\.1:$SP +ipv4 +ok " "$T/rest.out" \
 	|| fail "rest: not stund's address: $(cat "$T/rest.out")"
 grep -Eq "^turn:127\.0\.0\.1:$P\?transport=udp " "$T/rest.out" || fail "rest: not turnd's address: $(cat "$T/rest.out")"
 wait_log "$T/turnd.log" "allocation-ended .* user=[0-9]+:bob .*reason=refresh-0" 5
+
+# TLS to turnd's plain TCP port: the handshake fails (not a trust problem).
+run handshake 1 --family 4 --turn "turns:127.0.0.1:$P" --ca "$T/pki/ca.pem" --user alice \
+	--password-file "$T/good.pw"
+conclusion handshake FAILED tls-handshake
 
 # IPv6: a relay of that family from turnd on ::1; asked for both families,
 # the IPv4 relay is refused (440) and that row says so.
