@@ -102,6 +102,22 @@ static int event_row(void *arg, const struct store_col *cols, int ncols)
 	return 0;
 }
 
+/* The last rpctl ice-test servers: at, result, code, reason, servers,
+ * candidates. */
+static int ice_test_row(void *arg, const struct store_col *cols, int ncols)
+{
+	struct lines *l = arg;
+	if (l->c->json) {
+		json_row(l->j, cols, ncols);
+		return 0;
+	}
+	char t[32];
+	ctl_time(cols[0].i, t, sizeof t);
+	fprintf(l->c->out, "ice-test   %s (%s: %s) at %s, %lld server rows, %lld candidates\n",
+		cols[1].s, cols[2].s, cols[3].s, t, (long long)cols[4].i, (long long)cols[5].i);
+	return 1;
+}
+
 static int cmd_status(struct ctl *c, int argc, char **argv)
 {
 	(void)argc;
@@ -158,6 +174,10 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 		json_int(&j, (int64_t)store_snapshot_access_count(snap, STORE_BLACKLIST));
 		json_key(&j, "whitelist");
 		json_int(&j, (int64_t)store_snapshot_access_count(snap, STORE_WHITELIST));
+		json_key(&j, "ice_test");
+		json_arr(&j);
+		rc = store_query(c->st, STORE_Q_ICE_TEST, NULL, ice_test_row, &l, &c->err);
+		json_end_arr(&j);
 		json_key(&j, "daemons");
 		json_arr(&j);
 		for (size_t i = 0; i < N_DAEMONS; i++) {
@@ -183,7 +203,8 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 		json_end_arr(&j);
 		json_key(&j, "counters");
 		json_arr(&j);
-		rc = store_query(c->st, STORE_Q_COUNTERS, NULL, counter_row, &l, &c->err);
+		if (rc == 0)
+			rc = store_query(c->st, STORE_Q_COUNTERS, NULL, counter_row, &l, &c->err);
 		json_end_arr(&j);
 		json_key(&j, "events");
 		json_arr(&j);
@@ -207,6 +228,10 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 		fprintf(c->out, "blacklist  %zu active entries; whitelist %zu entries\n",
 			store_snapshot_access_count(snap, STORE_BLACKLIST),
 			store_snapshot_access_count(snap, STORE_WHITELIST));
+		rc = store_query(c->st, STORE_Q_ICE_TEST, NULL, ice_test_row, &l, &c->err);
+		if (rc == 0)
+			fprintf(c->out, "ice-test   never run with this store\n");
+		rc = rc == 1 ? 0 : rc;
 		fprintf(c->out, "\ndaemons:\n");
 		for (size_t i = 0; i < N_DAEMONS; i++) {
 			const struct daemon_row *r = &rows[i];

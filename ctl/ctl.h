@@ -28,6 +28,8 @@ enum ctl_flags {
 	CTL_NO_STORE = 1,   /* runs without opening the store (init opens it itself) */
 	CTL_READ = 2,       /* only reads: the store is opened read-only */
 	CTL_IMPORT = 4,     /* may appear in an import file */
+	CTL_OWN_OPTS = 8,   /* parses its own options (repeatable ones): gets
+			     * every word after its name; args is the usage */
 };
 
 struct ctl;
@@ -50,6 +52,7 @@ struct ctl_group {
 
 struct ctl {
 	const char *db;
+	bool db_given;       /* --db or $PBXEDGE_DB, not the built-in default */
 	bool json;
 	bool importing;      /* running a line of an import file */
 	struct store *st;
@@ -62,7 +65,7 @@ struct ctl {
 /* The command groups, one per cmd_*.c file. */
 extern const struct ctl_group ctl_group_store, ctl_group_settings, ctl_group_listen,
 	ctl_group_names, ctl_group_access, ctl_group_status, ctl_group_export, ctl_group_nat,
-	ctl_group_turn;
+	ctl_group_turn, ctl_group_ice;
 
 /* Report an error for the current command; returns 1 (the exit status). */
 int ctl_fail(struct ctl *c, const char *fmt, ...) PBX_PRINTF(2, 3);
@@ -98,6 +101,11 @@ const struct ctl_cmd *ctl_find(int argc, char **argv, int *consumed);
 /* Print the rows of a store query as an aligned text table (headers in
  * capitals, times formatted) or as a JSON array of objects. */
 int ctl_print_query(struct ctl *c, enum store_query q, const char *filter);
+
+/* Print rows x ncols cells (row-major, NULL shown empty) under the
+ * headers names as an aligned text table. */
+void ctl_print_table(FILE *out, const char *const *names, int ncols, char *const *cells,
+		     size_t rows);
 
 /* JSON writer: nesting and commas are tracked. */
 struct json {

@@ -301,6 +301,16 @@ static void table_print(struct table *t, FILE *out)
 	}
 }
 
+void ctl_print_table(FILE *out, const char *const *names, int ncols, char *const *cells,
+		     size_t rows)
+{
+	struct table t = { .ncols = ncols < MAX_COLS ? ncols : MAX_COLS, .rows = rows,
+			   .cells = (char **)cells };
+	for (int i = 0; i < t.ncols; i++)
+		t.names[i] = (char *)names[i];
+	table_print(&t, out);
+}
+
 int ctl_print_query(struct ctl *c, enum store_query q, const char *filter)
 {
 	struct table t = { .c = c };

@@ -13,6 +13,7 @@ static const struct ctl_group *const groups[] = {
 	&ctl_group_access, &ctl_group_status, &ctl_group_export,
 	&ctl_group_nat,
 	&ctl_group_turn,
+	&ctl_group_ice,
 };
 #define N_GROUPS (sizeof groups / sizeof groups[0])
 
@@ -200,6 +201,21 @@ int ctl_dispatch(struct ctl *c, int argc, char **argv)
 		return unknown_command(argc, argv);
 	c->cmd = cmd;
 	memset(&c->o, 0, sizeof c->o);
+	if (cmd->flags & CTL_OWN_OPTS) {
+		for (int i = consumed; i < argc && strcmp(argv[i], "--") != 0; i++) {
+			if (strcmp(argv[i], "--help") == 0) {
+				print_usage_line(stdout, cmd);
+				printf("\n  %s\n", cmd->help);
+				return 0;
+			}
+		}
+		if (c->importing) {
+			snprintf(c->err.msg, sizeof c->err.msg, "'%s' cannot appear in an import file",
+				 cmd->words);
+			return 1;
+		}
+		return cmd->run(c, argc - consumed, argv + consumed);
+	}
 
 	/* Positional arguments and the command's options, in any order. */
 	char *args[16];
@@ -269,7 +285,8 @@ int main(int argc, char **argv)
 	bool only_args = false;
 
 	c.db = getenv("PBXEDGE_DB");
-	if (!c.db || !*c.db)
+	c.db_given = c.db && *c.db;
+	if (!c.db_given)
 		c.db = PBX_DEFAULT_DB;
 	/* Global options may stand anywhere; "--" ends option parsing. */
 	for (int i = 1; i < argc; i++) {
@@ -279,8 +296,10 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			c.db = argv[++i];
+			c.db_given = true;
 		} else if (!only_args && strncmp(argv[i], "--db=", 5) == 0) {
 			c.db = argv[i] + 5;
+			c.db_given = true;
 		} else if (!only_args && strcmp(argv[i], "--json") == 0) {
 			c.json = true;
 		} else if (!only_args && strcmp(argv[i], "--version") == 0) {

@@ -64,6 +64,8 @@ static const char *const queries[] = {
 	[STORE_Q_REFUSED] =
 		"SELECT at, daemon, service, source, reason, offset, excerpt FROM refused_message "
 		"ORDER BY service, id DESC",
+	[STORE_Q_ICE_TEST] =
+		"SELECT at, result, code, reason, servers, candidates FROM ice_test",
 };
 
 #define MAX_COLS 16

@@ -87,7 +87,7 @@ for c in "init" "set KEY VALUE" "unset KEY" "get KEY" "settings" "listen PROTO P
 	"blacklist list" "blacklist add ADDR" "blacklist del ADDR" "blacklist promote ADDR" \
 	"whitelist list" "whitelist add ADDR" "whitelist del ADDR" "status" "export" "import FILE" \
 	"turn user add NAME PASSWORD" "turn user del NAME" "turn user list" "turn secret add SECRET" \
-	"turn secret del ID|SECRET" "turn secret list" "turn status"; do
+	"turn secret del ID|SECRET" "turn secret list" "turn status" "ice-test servers [--stun URI]..."; do
 	grep -qF "rpctl $c" <<<"$help" || fail "--help lacks 'rpctl $c'"
 done
 R name add --help | grep -q "^rpctl name add NAME" || fail "per-command help"
@@ -152,12 +152,36 @@ refuse 1 "192.0.2.1 is not on the whitelist" R whitelist del 192.0.2.1
 refuse 1 "'bogus' is not an IPv4 or IPv6 address" R whitelist add bogus
 refuse 1 "no JSON form" R --json export
 refuse 1 "cannot open $T/missing.txt" R import "$T/missing.txt"
+# ice-test servers parses its own options: usage errors exit 2 in one line.
+refuse 2 "ice-test servers: unknown option '--frob'" R ice-test servers --frob
+refuse 2 "ice-test servers: unexpected argument 'x'" R ice-test servers x
+refuse 2 "option '--stun' needs a value" R ice-test servers --stun
+refuse 2 "--family '5' is not 4, 6 or both" R ice-test servers --family 5
+refuse 2 "--transport 'sctp' is not udp, tcp or tls" R ice-test servers --transport sctp
+refuse 2 "--policy 'any' is not relay, srflx, host or all" R ice-test servers --policy any
+refuse 2 "--timeout '0' is not a number of seconds" R ice-test servers --timeout 0
+refuse 2 "--gather-timeout 'x' is not a number of seconds" R ice-test servers --gather-timeout x
+refuse 2 "too many --stun options" R ice-test servers --stun a --stun a --stun a --stun a \
+	--stun a --stun a --stun a --stun a --stun a
+refuse 1 "'turn:127.0.0.1' is given with --stun but is a TURN URI" R ice-test servers \
+	--stun turn:127.0.0.1
+refuse 1 "TURN servers need --user" R ice-test servers --turn turn:127.0.0.1
+refuse 1 "cannot read --password-file $T/nope" R ice-test servers --turn turn:127.0.0.1 \
+	--user a --password-file "$T/nope"
+refuse 1 "the store has no active TURN secret" R ice-test servers --rest-secret-from-store \
+	--turn turn:127.0.0.1
+refuse 1 "'rpctl ice-test servers' cannot appear in an import file|cannot appear in an import" \
+	R import - <<<"ice-test servers --stun 127.0.0.1"
+R ice-test servers --help | grep -q "^rpctl ice-test servers \[--stun URI\]" \
+	|| fail "ice-test servers --help"
 after=$(R export)
 [ "$before" = "$after" ] || fail "a refused command changed the configuration"
 
 # --db selects the store; a missing one is not created by accident.
 refuse 1 "no store at $T/other.db" R --db "$T/other.db" status
 [ ! -e "$T/other.db" ] || fail "a read created a store"
+refuse 1 "no store at $T/other.db" R --db "$T/other.db" ice-test servers --stun 127.0.0.1
+[ ! -e "$T/other.db" ] || fail "ice-test created a store"
 ok R --db "$T/other.db" init >/dev/null
 [ -z "$(R --db="$T/other.db" name list)" ] || fail "other store is not empty"
 echo "rpctl_grammar: ok"

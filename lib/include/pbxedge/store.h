@@ -365,6 +365,7 @@ enum store_query {
 			       * expires, permissions, channels, bytes_in, bytes_out,
 			       * packets_in, packets_out, updated */
 	STORE_Q_REFUSED,      /* at, daemon, service, source, reason, offset, excerpt */
+	STORE_Q_ICE_TEST,     /* at, result, code, reason, servers, candidates (0 or 1 row) */
 };
 
 /* store_query - call fn for each row of query q, in a stable order.  With
@@ -400,6 +401,21 @@ PBX_API int store_nat_save(struct store *st, const struct store_nat_row *rows, s
  * first logical server, as text into buf (size len).  Returns 0,
  * PBX_E_NOTFOUND if there is none (yet), PBX_E_NOSPACE, or an error. */
 PBX_API int store_nat_external(struct store *st, char *buf, size_t len, struct pbx_err *err);
+
+/* ---- the last rpctl ice-test servers ---- */
+
+struct store_ice_test_row {
+	int64_t at;            /* Unix seconds */
+	const char *result;    /* "SUCCESS", "FAILED" or "ABORTED" */
+	const char *code;      /* the reason code ("turn-auth") */
+	const char *reason;    /* one line */
+	int64_t servers, candidates; /* rows of each table */
+};
+
+/* store_ice_test_save - replace the stored result with r.  Returns 0 or
+ * an error. */
+PBX_API int store_ice_test_save(struct store *st, const struct store_ice_test_row *r,
+				struct pbx_err *err);
 
 /* store_nat_probe_request - ask natd for a round now; *id names the
  * request.  Returns 0 or an error. */
