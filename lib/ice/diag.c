@@ -227,6 +227,17 @@ static void reason_line(const struct ice_server_record *r, enum ice_diag_code c,
 	}
 }
 
+/* Whether another record of record i's server, in the other family,
+ * succeeded. */
+static bool other_family_ok(const struct ice_server_record *r, size_t n, size_t i)
+{
+	for (size_t j = 0; j < n; j++)
+		if (j != i && r[j].server == r[i].server && r[j].family != r[i].family &&
+		    r[j].result == ICE_SR_OK)
+			return true;
+	return false;
+}
+
 /* Whether c has a candidate of the type the policy asks for. */
 static bool has_wanted(enum ice_gather_policy policy, const struct ice_gathered *c, size_t nc,
 		       bool servers)
@@ -261,8 +272,18 @@ int ice_diag_servers(const struct ice_server_record *r, size_t n, enum ice_gathe
 	memset(out, 0, sizeof *out);
 	out->record = -1;
 	enum ice_diag_code best = ICE_DIAG_COUNT;
+	int skipped = -1;
 	for (size_t i = 0; i < n; i++) {
 		enum ice_diag_code k = ice_diag_record(&r[i]);
+		/* A family the server or this host lacks does not block when
+		 * the same server answered in the other family: asking for
+		 * both (the default) must not fail an IPv4-only server. */
+		if ((k == ICE_DIAG_TURN_FAMILY || k == ICE_DIAG_FAMILY_MISMATCH) &&
+		    other_family_ok(r, n, i)) {
+			if (skipped < 0)
+				skipped = (int)i;
+			continue;
+		}
 		if (k != ICE_DIAG_OK && k < best) {
 			best = k;
 			out->record = (int)i;
@@ -286,5 +307,11 @@ int ice_diag_servers(const struct ice_server_record *r, size_t n, enum ice_gathe
 	out->code = ICE_DIAG_OK;
 	say(out->reason, "every server answered (%zu record%s), %zu candidate%s", n,
 	    n == 1 ? "" : "s", nc, nc == 1 ? "" : "s");
+	if (skipped >= 0) {
+		/* Say which family went without, as the hint of a success. */
+		char line[ICE_DIAG_TEXT_MAX];
+		reason_line(&r[skipped], ice_diag_record(&r[skipped]), line);
+		say(out->hint, "not in every family: %s", line);
+	}
 	return 0;
 }

@@ -870,6 +870,56 @@ START_TEST(test_diag_order)
 }
 END_TEST
 
+/* Asking for both families: a server that relays only one of them, or
+ * an address of a family this host lacks, does not fail the check when
+ * the same server answered in the other family; alone, it does. */
+START_TEST(test_diag_other_family)
+{
+	struct ice_server_record r[2];
+	memset(r, 0, sizeof r);
+	for (int i = 0; i < 2; i++) {
+		snprintf(r[i].uri, sizeof r[i].uri, "turn:192.0.2.1:3478?transport=udp");
+		r[i].turn = true;
+		r[i].rtt_ms = -1;
+		r[i].server = 0;
+	}
+	r[0].family = AF_INET;
+	r[0].result = ICE_SR_OK;
+	r[1].family = AF_INET6;
+	r[1].result = ICE_SR_ERROR;
+	r[1].code = 440;
+	r[1].turn_reason = TURN_R_FAMILY;
+	struct ice_gathered c;
+	memset(&c, 0, sizeof c);
+	c.cand.type = ICE_RELAY;
+	struct ice_diag d;
+	ck_assert_int_eq(ice_diag_servers(r, 2, ICE_POLICY_ALL, &c, 1, &d), 0);
+	ck_assert(d.success);
+	ck_assert_int_eq(d.code, ICE_DIAG_OK);
+	ck_assert_ptr_nonnull(strstr(d.hint, "not in every family"));
+	ck_assert_ptr_nonnull(strstr(d.hint, "440"));
+
+	/* The IPv4 record failing too: the family error is no longer
+	 * excused, and the first blocking reason is reported. */
+	r[0].result = ICE_SR_TIMEOUT;
+	ck_assert_int_eq(ice_diag_servers(r, 2, ICE_POLICY_ALL, &c, 1, &d), 0);
+	ck_assert(!d.success);
+	ck_assert_str_eq(ice_diag_name(d.code), "turn-family");
+
+	/* Another server's success does not excuse it. */
+	r[0].result = ICE_SR_OK;
+	r[0].server = 1;
+	ck_assert_int_eq(ice_diag_servers(r, 2, ICE_POLICY_ALL, &c, 1, &d), 0);
+	ck_assert(!d.success);
+	ck_assert_str_eq(ice_diag_name(d.code), "turn-family");
+
+	/* Only the asked family (--family 6): it blocks. */
+	ck_assert_int_eq(ice_diag_servers(&r[1], 1, ICE_POLICY_ALL, &c, 1, &d), 0);
+	ck_assert(!d.success);
+	ck_assert_str_eq(ice_diag_name(d.code), "turn-family");
+}
+END_TEST
+
 /* Configuration checks. */
 START_TEST(test_config)
 {
@@ -923,6 +973,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_reason_table, 0,
 			    (int)(sizeof reason_cases / sizeof reason_cases[0]));
 	tcase_add_test(tc, test_diag_order);
+	tcase_add_test(tc, test_diag_other_family);
 	tcase_add_test(tc, test_config);
 	suite_add_tcase(s, tc);
 	return s;
