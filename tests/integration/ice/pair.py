@@ -7,7 +7,9 @@ a=ice-pwd, a=candidate lines, ending with a=end-of-candidates) and reads the
 other's block on stdin.  pair.py hands each block to the other peer, then
 waits for both to exit.  When one exits while the other still runs, the
 survivor's stdin is closed: a peer can then tell that the other side went
-away (the ABORTED case) instead of waiting for its timeout.  Everything is
+away (the ABORTED case) instead of waiting for its timeout; that happens
+--grace seconds (default 1) after the exit, so that two sides reaching
+their own verdict at about the same time both report it.  Everything is
 bounded by --limit seconds: a peer still running then is killed.
 
 Printed on stdout: "A block: ..." / "B block: ..." lines, "A exited N after
@@ -38,13 +40,14 @@ def read_block(p, out, done):
 def close_stdin(p):
     try:
         p.stdin.close()
-    except (BrokenPipeError, OSError):
+    except (BrokenPipeError, OSError, ValueError):
         pass
 
 
 def main():
     ap = argparse.ArgumentParser(description="relay ICE description blocks between two peers")
     ap.add_argument("--limit", type=float, default=30, help="seconds for the whole pair")
+    ap.add_argument("--grace", type=float, default=1, help="seconds before closing the survivor's stdin")
     ap.add_argument("a")
     ap.add_argument("b")
     o = ap.parse_args()
@@ -63,6 +66,7 @@ def main():
     other = {"A": "B", "B": "A"}
     sent = set()
     rcs = {}
+    close_at = {}
     # Until both have exited: hand over each block once it is complete,
     # and close the survivor's stdin when one side exits.
     while len(rcs) < 2:
@@ -83,7 +87,11 @@ def main():
                 rcs[n] = rc
                 print(f"{n} exited {rc} after {now - t0:.2f}s", flush=True)
                 if other[n] not in rcs:
-                    close_stdin(procs[other[n]])
+                    close_at[other[n]] = now + o.grace
+        for n, at in list(close_at.items()):
+            if now >= at:
+                del close_at[n]
+                close_stdin(procs[n])
         for n in procs:
             if n in sent or not got[n].is_set() or not blocks[n] or \
                     not blocks[n][-1].startswith("a=end-of-candidates"):
@@ -96,7 +104,7 @@ def main():
                 try:
                     peer.stdin.write("".join(blocks[n]))
                     peer.stdin.flush()
-                except (BrokenPipeError, OSError):
+                except (BrokenPipeError, OSError, ValueError):
                     pass
         time.sleep(0.02)
     for p in procs.values():
