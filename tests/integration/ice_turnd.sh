@@ -99,12 +99,17 @@ grep -Eq "refused client=$TOPO_WAN_A:[0-9]+ user=nice method=(CreatePermission|C
 [ -n "${ICE_AGENT_A:-}${ICE_AGENT_B:-}" ] || wait_count "$L" "$ended" 2
 
 # unreach: the sends to the LANs failed at turnd and were dropped; the
-# allocations ended only when libnice released them.
+# allocations ended only when libnice released them (one of them may have
+# carried no data: a side that reaches the other's relay from its own
+# address).
 ice_expect unreach 0 0
 ice_expect_selected unreach A ".*(relay|prflx).*"
 L="$T/turnd_unreach.log"
 grep -Eq "relay-send-failed relayed=$TOPO_PUB_A:[0-9]+ datagrams=[1-9][0-9]* error=ENETUNREACH" "$L" ||
 	fail "unreach: no failed send logged"
 ! grep -E "allocation-ended" "$L" | grep -v "reason=refresh-0" || fail "unreach: an allocation ended early"
-[ -n "${ICE_AGENT_A:-}${ICE_AGENT_B:-}" ] || wait_count "$L" "$ended" 2
+if [ -z "${ICE_AGENT_A:-}${ICE_AGENT_B:-}" ]; then
+	wait_count "$L" "allocation-ended id=[0-9]+ user=nice .* reason=refresh-0 " 2
+	wait_count "$L" "$ended" 1
+fi
 echo "ice_turnd: ok"

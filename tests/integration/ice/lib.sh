@@ -23,7 +23,7 @@ ice_need_nice() {
 		cflags=$(pkg-config --cflags nice)
 		libs=$(pkg-config --libs nice)
 	elif [ -f "$hdr/agent.h" ] && pkg-config --exists gio-2.0 &&
-		ldconfig -p | grep -q 'libnice\.so\.10 '; then
+		grep -q 'libnice\.so\.10 ' <<<"$(ldconfig -p 2>/dev/null || /sbin/ldconfig -p)"; then
 		cflags="-I$hdr $(pkg-config --cflags gio-2.0)"
 		libs="$(pkg-config --libs gio-2.0) -l:libnice.so.10"
 	else

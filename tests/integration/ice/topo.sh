@@ -113,6 +113,7 @@ topo_down() {
 topo_cleanup() {
 	local p
 	for p in "${TOPOS[@]:-}"; do
-		[ -n "$p" ] && topo_down "$p"
+		if [ -n "$p" ]; then topo_down "$p"; fi
 	done
+	return 0
 }
