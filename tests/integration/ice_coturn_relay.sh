@@ -5,7 +5,9 @@
 # TURN/TLS with a test CA.  Every pair selects relay -> relay, the hello and
 # its echo cross, coturn's log shows the allocations, channel bindings and
 # data both ways, and libnice releases each allocation (Refresh with
-# lifetime 0; werift-ice 0.2.3 never does).
+# lifetime 0; werift-ice 0.2.3 never does).  A peer whose other side goes
+# away early (the relay closes its stdin) concludes ABORTED, exit 4, long
+# before its timeout.
 # Peers: libnice (nice_peer), werift-ice, coturn, certtool, python3.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ice/lib.sh"
@@ -31,6 +33,13 @@ ice_pair tcp-nw 20 "$NICE --controlling --tag A $(tn --turn-tcp)" "$WERIFT --tag
 ice_pair tcp-wn 20 "$WERIFT --controlling --tag A $(tw --turn-tcp)" "$NICE --tag B $(tn --turn-tcp)"
 tls="--turn 127.0.0.1:$TLS --user werift --pass secret --relay-only --timeout 15 --turn-tls --ca $T/pki/ca.pem --sni turn.test"
 ice_pair tls-ww 20 "$WERIFT --controlling --tag A $tls" "$WERIFT --tag B $tls"
+gone="sh -c 'echo a=ice-ufrag:gone; exit 5'"
+ice_pair gone-n 20 "$gone" "$NICE --tag B $(tn)"
+ice_pair gone-w 20 "$gone" "$WERIFT --tag B $(tw)"
+for p in gone-n gone-w; do
+	ice_expect "$p" 5 4
+	grep -q "^B Conclusion ABORTED" "$T/$p.log" || fail "$p: not aborted: $(cat "$T/$p.log")"
+done
 for p in udp-nw udp-wn tcp-nw tcp-wn tls-ww; do
 	ice_expect "$p" 0 0
 	ice_expect_selected "$p" A "relay->relay"
@@ -40,15 +49,15 @@ for p in udp-nw udp-wn tcp-nw tcp-wn tls-ww; do
 done
 
 # coturn's view: 4 libnice allocations (2 over TCP) and 6 of werift (2
-# over TLS), each with a channel; all over TLS were TLS sessions.
+# over TLS), each with a channel, and one each for the aborted pairs.
 C="$T/coturn.log"
-wait_count "$C" "user <nice>: incoming packet ALLOCATE processed, success" 4
-wait_count "$C" "user <werift>: incoming packet ALLOCATE processed, success" 6
+wait_count "$C" "user <nice>: incoming packet ALLOCATE processed, success" 5
+wait_count "$C" "user <werift>: incoming packet ALLOCATE processed, success" 7
 wait_count "$C" "user <nice>: incoming packet CHANNEL_BIND processed, success" 4
 wait_count "$C" "user <werift>: incoming packet CHANNEL_BIND processed, success" 6
 grep -Eq "TLS.*(connected|accepted)|TLS/TCP" "$C" || fail "no TLS session in coturn's log"
 # libnice releases its allocations; each had data both ways.
-wait_count "$C" "refreshed, realm=<pbxedge.test>, username=<nice>, lifetime=0" 4
+wait_count "$C" "refreshed, realm=<pbxedge.test>, username=<nice>, lifetime=0" 5
 wait_count "$C" "peer usage: realm=<pbxedge.test>, username=<nice>, rp=[1-9][0-9]*, rb=[0-9]+, sp=[1-9]" 4
 ! grep -q "username=<werift>, lifetime=0" "$C" || fail "werift-ice released an allocation: update the test"
 echo "ice_coturn_relay: ok"
