@@ -61,6 +61,6 @@ n=0
 [ -z "${ICE_AGENT_A:-}" ] && n=$((n + 1))
 [ -z "${ICE_AGENT_B:-}" ] && n=$((n + 1))
 [ "$n" = 0 ] || wait_count "$C" "username=<nice>, lifetime=0" "$n"
-grep -Eq "peer usage: realm=<pbxedge.test>, username=<nice>, rp=[1-9][0-9]*, rb=[0-9]+, sp=[1-9]" "$C" ||
-	fail "no data relayed in coturn's log"
+# Data from the peer reached a relay (coturn logs usage as sessions end).
+wait_count "$C" "peer usage: realm=<pbxedge.test>, username=<nice>, rp=[1-9]" 1
 echo "ice_nat_matrix: ok"
