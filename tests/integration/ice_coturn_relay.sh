@@ -33,10 +33,16 @@ ice_pair tcp-nw 20 "$NICE --controlling --tag A $(tn --turn-tcp)" "$WERIFT --tag
 ice_pair tcp-wn 20 "$WERIFT --controlling --tag A $(tw --turn-tcp)" "$NICE --tag B $(tn --turn-tcp)"
 tls="--turn 127.0.0.1:$TLS --user werift --pass secret --relay-only --timeout 15 --turn-tls --ca $T/pki/ca.pem --sni turn.test"
 ice_pair tls-ww 20 "$WERIFT --controlling --tag A $tls" "$WERIFT --tag B $tls"
+# Gone before its block ended, and gone after a block whose candidate
+# never answers (port 9 on loopback: nothing listens).
 gone="sh -c 'echo a=ice-ufrag:gone; exit 5'"
+after="sh -c 'echo a=ice-ufrag:gone; echo a=ice-pwd:gonegonegonegonegonegone; \
+echo a=candidate:1 1 UDP 2130706431 127.0.0.1 9 typ host; echo a=end-of-candidates; exit 5'"
 ice_pair gone-n 20 "$gone" "$NICE --tag B $(tn)"
 ice_pair gone-w 20 "$gone" "$WERIFT --tag B $(tw)"
-for p in gone-n gone-w; do
+ice_pair after-n 20 "$after" "$NICE --tag B $(tn)"
+ice_pair after-w 20 "$after" "$WERIFT --tag B $(tw)"
+for p in gone-n gone-w after-n after-w; do
 	ice_expect "$p" 5 4
 	grep -q "^B Conclusion ABORTED" "$T/$p.log" || fail "$p: not aborted: $(cat "$T/$p.log")"
 done
@@ -49,15 +55,15 @@ for p in udp-nw udp-wn tcp-nw tcp-wn tls-ww; do
 done
 
 # coturn's view: 4 libnice allocations (2 over TCP) and 6 of werift (2
-# over TLS), each with a channel, and one each for the aborted pairs.
+# over TLS), each with a channel, and two each for the aborted pairs.
 C="$T/coturn.log"
-wait_count "$C" "user <nice>: incoming packet ALLOCATE processed, success" 5
-wait_count "$C" "user <werift>: incoming packet ALLOCATE processed, success" 7
+wait_count "$C" "user <nice>: incoming packet ALLOCATE processed, success" 6
+wait_count "$C" "user <werift>: incoming packet ALLOCATE processed, success" 8
 wait_count "$C" "user <nice>: incoming packet CHANNEL_BIND processed, success" 4
 wait_count "$C" "user <werift>: incoming packet CHANNEL_BIND processed, success" 6
 grep -Eq "TLS.*(connected|accepted)|TLS/TCP" "$C" || fail "no TLS session in coturn's log"
 # libnice releases its allocations; each had data both ways.
-wait_count "$C" "refreshed, realm=<pbxedge.test>, username=<nice>, lifetime=0" 5
+wait_count "$C" "refreshed, realm=<pbxedge.test>, username=<nice>, lifetime=0" 6
 wait_count "$C" "peer usage: realm=<pbxedge.test>, username=<nice>, rp=[1-9][0-9]*, rb=[0-9]+, sp=[1-9]" 4
 ! grep -q "username=<werift>, lifetime=0" "$C" || fail "werift-ice released an allocation: update the test"
 echo "ice_coturn_relay: ok"
