@@ -332,7 +332,11 @@ int request_peer(struct turnd_req *r, size_t i, struct pbx_addr *peer)
 		pbx_addr_format(peer, pa, sizeof pa);
 		pbx_log_info("refused client=%s user=%s method=%s peer=%s reason=peer-%s", c,
 			     r->user, stun_names_method(r->m->method), pa, policy_name(v));
-		worker_suspicious(r->tw, &r->from->client, "forbidden-peer");
+		/* ICE agents ask for their peers' private host candidates in
+		 * every call: refused, but no sign of abuse.  Counting them
+		 * blacklisted a NAT's address after a few calls. */
+		if (v != POLICY_PRIVATE && v != POLICY_LINK_LOCAL)
+			worker_suspicious(r->tw, &r->from->client, "forbidden-peer");
 		request_error(r, STUN_ERR_FORBIDDEN);
 		return STUN_ERR_FORBIDDEN;
 	}

@@ -3,8 +3,9 @@
 #   lo       libnice and werift-ice relay-only on loopback (turnd.allow-peer
 #            127.0.0.1), TURN/UDP and TURN/TCP, each side controlling once;
 #   r2r      libnice behind two symmetric NATs (ice/topo.sh) with turnd's
-#            default peer policy: the private peers are refused, turnd's own
-#            relayed addresses are not, and the pair meets relay to relay;
+#            default peer policy: the private peers are refused (and not
+#            counted as suspicious), turnd's own relayed addresses are not,
+#            and the pair meets relay to relay;
 #   unreach  the same with the private ranges allowed and no default route
 #            on turnd's side: checks relayed to the LAN host candidates fail
 #            with ENETUNREACH, turnd drops and counts them
@@ -73,7 +74,9 @@ row() {
 		"ip netns exec $p-la $AGENT_A --controlling --tag A --local $TOPO_LAN_A $s" \
 		"ip netns exec $p-lb $AGENT_B --tag B --local $TOPO_LAN_B $s"
 }
-row r2r
+# A threshold of one: refusals of private peers, which ICE agents cause in
+# every call, must not count as suspicious.
+row r2r set turnd.suspicious-per-minute 1
 row unreach --no-default-route set turnd.allow-peer 198.18.0.0/15
 
 for p in udp-nw udp-wn tcp-nw tcp-wn; do
@@ -96,6 +99,7 @@ L="$T/turnd_r2r.log"
 grep -Eq "refused client=$TOPO_WAN_A:[0-9]+ user=nice method=(CreatePermission|ChannelBind) peer=$TOPO_WAN_B:[0-9]+ reason=peer-private" "$L" ||
 	fail "r2r: the NAT's address was not refused"
 ! grep -Eq "refused .* peer=$TOPO_PUB_A:[0-9]+ " "$L" || fail "r2r: a relayed address was refused"
+! grep -E "blacklisted|suspicious" "$L" || fail "r2r: ICE's refused private peers counted as suspicious"
 [ -n "${ICE_AGENT_A:-}${ICE_AGENT_B:-}" ] || wait_count "$L" "$ended" 2
 
 # unreach: the sends to the LANs failed at turnd and were dropped; the
