@@ -53,6 +53,7 @@ static const char *counter_names[C_COUNT] = {
 	[C_CONN_REFUSED] = "connections-refused",
 	[C_TLS_FAILED] = "tls-failed",
 	[C_SEND_FAILED] = "send-failed",
+	[C_RELAY_SEND_FAILED] = "relay-send-failed",
 	[C_DROP_BLACKLISTED] = "dropped-blacklisted",
 	[C_DROP_OVERSIZED] = "dropped-oversized",
 	[C_DROP_NO_ALLOCATION] = "dropped-no-allocation",

@@ -1,7 +1,10 @@
 /* policy.c - which peers turnd relays to (RFC 8656 section 21.3 and 17):
  * never to its own listening addresses, loopback, the unspecified
  * address, link-local, multicast or the private and other special ranges,
- * unless turnd.allow-peer allows a range; never to turnd.deny-peer. */
+ * unless turnd.allow-peer allows a range; never to turnd.deny-peer.
+ * Its own relayed addresses are peers like any other: two clients of one
+ * turnd on a private network reach each other relay to relay (ICE pairs
+ * both relayed candidates). */
 #include <string.h>
 
 #include "turnd.h"
@@ -58,6 +61,25 @@ static bool in_any(const struct pbx_cidr *nets, size_t n, const struct pbx_addr 
 		if (pbx_cidr_contains(&nets[i], a))
 			return true;
 	return false;
+}
+
+bool policy_relayed(const struct pbx_addr *peer, const struct pbx_addr *own, size_t n_own)
+{
+	struct pbx_addr a;
+	bool ours = false;
+	pbx_addr_unmap(peer, &a);
+	for (size_t i = 0; i < n_own; i++) {
+		struct pbx_addr o;
+		struct pbx_cidr c;
+		pbx_addr_unmap(&own[i], &o);
+		/* A listening port is never a relay, on any address. */
+		if (pbx_addr_port(&o) != 0 && pbx_addr_port(&o) == pbx_addr_port(&a))
+			return false;
+		if (!pbx_addr_is_any(&o) && pbx_cidr_from_addr(&o, &c) == 0 &&
+		    pbx_cidr_contains(&c, &a))
+			ours = true;
+	}
+	return ours;
 }
 
 enum turnd_policy policy_check(const struct pbx_addr *peer, const struct pbx_cidr *allow,

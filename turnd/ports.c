@@ -141,6 +141,16 @@ void ports_give(struct turnd_ports *p, uint16_t port)
 	pthread_mutex_unlock(&p->lock);
 }
 
+bool ports_held(struct turnd_ports *p, uint16_t port)
+{
+	if (port < p->min || port > p->max)
+		return false;
+	pthread_mutex_lock(&p->lock);
+	bool held = p->taken[port - p->min] == 1;
+	pthread_mutex_unlock(&p->lock);
+	return held;
+}
+
 size_t ports_in_use(struct turnd_ports *p)
 {
 	pthread_mutex_lock(&p->lock);

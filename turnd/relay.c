@@ -6,12 +6,17 @@
  * from the worker's buffers; nothing is allocated per datagram.  What the
  * relay sockets that were ready together give for UDP clients leaves in
  * one sendmmsg after the last of them was read (see defer_flush), not in
- * one per relay socket. */
+ * one per relay socket.  A send to a peer that fails (no route,
+ * unreachable, filtered) drops that datagram only: the allocation lives
+ * on. */
 #include <errno.h>
 #include <stdlib.h>
 #include <event2/event.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
+
+#include <pbxedge/log.h>
 
 #include "turnd.h"
 
@@ -209,4 +214,30 @@ void relay_free(struct turnd_worker *tw)
 		event_free(tw->relay_in->flush);
 	free(tw->relay_in);
 	tw->relay_in = NULL;
+}
+
+void relay_send_failed(struct turnd_worker *tw, int fd, unsigned n, int err)
+{
+	tw->count[C_RELAY_SEND_FAILED] += n;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (tw->relay_fail_logged_ms && now_ms - tw->relay_fail_logged_ms < 1000) {
+		tw->relay_fail_unlogged += n;
+		return;
+	}
+	struct pbx_addr relay;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char ra[PBX_ADDRSTRLEN] = "?";
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    pbx_addr_from_sockaddr(&relay, (struct sockaddr *)&ss, len) == 0) {
+		pbx_addr_unmap(&relay, &relay);
+		pbx_addr_format(&relay, ra, sizeof ra);
+	}
+	pbx_log_info("relay-send-failed relayed=%s datagrams=%u error=%s unlogged=%llu", ra, n,
+		     strerrorname_np(err) ? strerrorname_np(err) : "unknown",
+		     (unsigned long long)tw->relay_fail_unlogged);
+	tw->relay_fail_logged_ms = now_ms ? now_ms : 1;
+	tw->relay_fail_unlogged = 0;
 }

@@ -317,13 +317,26 @@ int request_peer(struct turnd_req *r, size_t i, struct pbx_addr *peer)
 		own[n++] = r->from->local; /* the address reached, behind a wildcard */
 	enum turnd_policy v = policy_check(peer, cfg->allow, cfg->n_allow, cfg->deny, cfg->n_deny,
 					   own, n);
+	/* Another allocation of ours: a relay port in use on an address we
+	 * relay on (the listening ports stay refused as own-address). */
+	if (v == POLICY_PRIVATE || v == POLICY_LINK_LOCAL || v == POLICY_OWN) {
+		if (n < 2 * TURND_MAX_LISTEN && pbx_addr_family(&r->ctx->external))
+			own[n++] = r->ctx->external;
+		if (policy_relayed(peer, own, n) &&
+		    ports_held(r->ctx->shared->ports, pbx_addr_port(peer)))
+			v = POLICY_OK;
+	}
 	if (v != POLICY_OK) {
 		char c[PBX_ADDRSTRLEN], pa[PBX_ADDRSTRLEN];
 		pbx_addr_format(&r->from->client, c, sizeof c);
 		pbx_addr_format(peer, pa, sizeof pa);
 		pbx_log_info("refused client=%s user=%s method=%s peer=%s reason=peer-%s", c,
 			     r->user, stun_names_method(r->m->method), pa, policy_name(v));
-		worker_suspicious(r->tw, &r->from->client, "forbidden-peer");
+		/* ICE agents ask for their peers' private host candidates in
+		 * every call: refused, but no sign of abuse.  Counting them
+		 * blacklisted a NAT's address after a few calls. */
+		if (v != POLICY_PRIVATE && v != POLICY_LINK_LOCAL)
+			worker_suspicious(r->tw, &r->from->client, "forbidden-peer");
 		request_error(r, STUN_ERR_FORBIDDEN);
 		return STUN_ERR_FORBIDDEN;
 	}

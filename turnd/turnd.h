@@ -96,6 +96,13 @@ enum turnd_policy policy_check(const struct pbx_addr *peer, const struct pbx_cid
 			       size_t n_allow, const struct pbx_cidr *deny, size_t n_deny,
 			       const struct pbx_addr *own, size_t n_own);
 
+/* policy_relayed - whether peer may be one of turnd's relayed addresses:
+ * its address is one of own (the addresses turnd listens and relays on,
+ * wildcards skipped) and its port is none of their listening ports.  With
+ * a relay port in use there, the peer is another allocation of this turnd,
+ * allowed in the private ranges and on own addresses, not on loopback. */
+bool policy_relayed(const struct pbx_addr *peer, const struct pbx_addr *own, size_t n_own);
+
 /* policy_name - the stable name of a verdict ("loopback"). */
 const char *policy_name(enum turnd_policy p);
 
@@ -119,6 +126,9 @@ int ports_take_reserved(struct turnd_ports *p, uint64_t token, int64_t now_s, ui
 
 /* ports_give - return a port to the pool. */
 void ports_give(struct turnd_ports *p, uint16_t port);
+
+/* ports_held - whether port is taken by an allocation now. */
+bool ports_held(struct turnd_ports *p, uint16_t port);
 
 /* ports_in_use - ports taken or reserved now. */
 size_t ports_in_use(struct turnd_ports *p);
@@ -252,7 +262,8 @@ enum turnd_counter {
 	C_CONN_CLOSED,
 	C_CONN_REFUSED,
 	C_TLS_FAILED,
-	C_SEND_FAILED,
+	C_SEND_FAILED,        /* to clients */
+	C_RELAY_SEND_FAILED,  /* to peers: unreachable, filtered; dropped */
 	C_DROP_BASE,          /* dropped-<codec reason> */
 	C_DROP_BLACKLISTED = C_DROP_BASE + STUN_DROP_COUNT,
 	C_DROP_OVERSIZED,
@@ -315,6 +326,8 @@ struct turnd_worker {
 	struct relay_in *relay_in;              /* relay reads (relay.c) */
 	uint64_t seq;                           /* Data indication IDs */
 	uint32_t count[C_COUNT];                /* batched counters */
+	int64_t relay_fail_logged_ms;           /* relay_send_failed's last line */
+	uint64_t relay_fail_unlogged;
 };
 
 /* worker_flush_counts - add the batched counters to the daemon's. */
@@ -494,6 +507,12 @@ void client_commit(struct turnd_worker *tw, const struct turnd_from *from, size_
  * the relay socket fd. */
 void peer_queue(struct turnd_worker *tw, int fd, const struct pbx_addr *peer, const void *p,
 		size_t len);
+
+/* relay_send_failed - count n datagrams to peers from relay socket fd
+ * that the kernel refused (the last with error err), and log them at most
+ * once a second: they are dropped, the allocation lives on (peers
+ * routinely check private addresses that no route leads to). */
+void relay_send_failed(struct turnd_worker *tw, int fd, unsigned n, int err);
 
 /* out_flush - send what is queued for clients and peers. */
 void out_flush(struct turnd_worker *tw);

@@ -49,7 +49,10 @@ static void send_queue(struct turnd_worker *tw, struct queue *q)
 			end++;
 		unsigned failed;
 		pbx_dgram_send(q->fd[at], q->msg + at, end - at, &failed);
-		tw->count[C_SEND_FAILED] += failed;
+		if (failed && q == &tw->out->peer)
+			relay_send_failed(tw, q->fd[at], failed, errno);
+		else
+			tw->count[C_SEND_FAILED] += failed;
 		at = end;
 	}
 	q->n = 0;

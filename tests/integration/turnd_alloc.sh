@@ -126,16 +126,20 @@ out=$(A --attr 0031:00000000)
 [ "$(echo "$out" | field error)" = 420 ] || fail "unknown attribute in Allocate: $out"
 out=$(A --refresh 0)
 [ "$(echo "$out" | field allocate)" = success ] || fail "good client after garbage: $out"
-for _ in $(seq 30); do
+# Each worker adds its counters on its own schedule: wait for all of them.
+counters="dropped-truncated dropped-bad-length dropped-attr-truncated dropped-no-allocation
+	dropped-not-stun dropped-not-request unknown-attributes insufficient-capacity quota-reached
+	stale-nonces bindings"
+for _ in $(seq 50); do
 	status=$(R status)
-	grep -Eq "^  turnd +dropped-not-request +[1-9]" <<<"$status" && break
+	missing=
+	for c in $counters; do
+		grep -Eq "^  turnd +$c +[1-9][0-9]*$" <<<"$status" || missing+=" $c"
+	done
+	[ -z "$missing" ] && break
 	sleep 0.2
 done
-for c in dropped-truncated dropped-bad-length dropped-attr-truncated dropped-no-allocation \
-	dropped-not-stun dropped-not-request unknown-attributes insufficient-capacity quota-reached \
-	stale-nonces bindings; do
-	grep -Eq "^  turnd +$c +[1-9][0-9]*$" <<<"$status" || fail "counter $c: $status"
-done
+[ -z "$missing" ] || fail "counters$missing: $status"
 wait_log "$T/turnd.log" "dropped source=127.0.0.1:[0-9]+ reason=bad-length offset="
 grep -Eq "turn +127.0.0.1 +truncated" <<<"$status" || fail "refused excerpt: $status"
 kill -TERM "$PID_turnd"

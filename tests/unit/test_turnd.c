@@ -1,7 +1,8 @@
-/* test_turnd.c - turnd's pure parts: the peer policy (policy_check), the
- * relay port pool (ports_take, ports_take_reserved, ports_give), one
- * allocation's permissions and channels (peers_*) and nonces
- * (auth_nonce_*); TURN REST credentials are tested in test_turn_rest.c. */
+/* test_turnd.c - turnd's pure parts: the peer policy (policy_check,
+ * policy_relayed), the relay port pool (ports_take, ports_take_reserved,
+ * ports_give, ports_held), one allocation's permissions and channels
+ * (peers_*) and nonces (auth_nonce_*); TURN REST credentials are tested in
+ * test_turn_rest.c. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,52 @@ START_TEST(test_policy_check_lists)
 	a = addr("127.0.0.1:1");
 	pbx_addr_set_port(&a, 0);
 	ck_assert_int_eq(policy_check(&a, allow, 2, deny, 2, own, 1), POLICY_PORT_ZERO);
+}
+END_TEST
+
+START_TEST(test_policy_relayed)
+{
+	/* Listening on a private address and on a wildcard, and the address a
+	 * client reached behind it (with the listening port). */
+	struct pbx_addr own[3] = { addr("198.18.1.1:3478"), addr("0.0.0.0:5349"),
+				   addr("10.0.0.7:5349") };
+	struct pbx_addr a;
+	a = addr("198.18.1.1:49500");
+	ck_assert(policy_relayed(&a, own, 3));
+	a = addr("10.0.0.7:49500");
+	ck_assert(policy_relayed(&a, own, 3));
+	/* Listening ports are never relays, on any of our addresses. */
+	a = addr("198.18.1.1:3478");
+	ck_assert(!policy_relayed(&a, own, 3));
+	a = addr("198.18.1.1:5349");
+	ck_assert(!policy_relayed(&a, own, 3));
+	/* Not ours; and a wildcard is no address of ours. */
+	a = addr("198.18.1.2:49500");
+	ck_assert(!policy_relayed(&a, own, 3));
+	a = addr("0.0.0.0:49500");
+	ck_assert(!policy_relayed(&a, own, 3));
+	ck_assert(!policy_relayed(&a, NULL, 0));
+}
+END_TEST
+
+START_TEST(test_ports_held)
+{
+	struct turnd_ports *p = ports_new(50000, 50001);
+	uint16_t port, other;
+	uint64_t tok;
+	ck_assert_ptr_nonnull(p);
+	ck_assert(!ports_held(p, 50000) && !ports_held(p, 50001));
+	ck_assert(!ports_held(p, 3478));
+	ck_assert_int_eq(ports_take(p, false, false, 100, &port, &tok), 0);
+	ck_assert(ports_held(p, port));
+	other = port == 50000 ? 50001 : 50000;
+	ck_assert(!ports_held(p, other));
+	ports_give(p, port);
+	ck_assert(!ports_held(p, port));
+	/* A reserved port is no relay yet. */
+	ck_assert_int_eq(ports_take(p, true, true, 100, &port, &tok), 0);
+	ck_assert(ports_held(p, 50000) && !ports_held(p, 50001));
+	ports_free(p);
 }
 END_TEST
 
@@ -327,6 +374,8 @@ int main(void)
 	TCase *tc = tcase_create("turnd");
 	tcase_add_test(tc, test_policy_check_defaults);
 	tcase_add_test(tc, test_policy_check_lists);
+	tcase_add_test(tc, test_policy_relayed);
+	tcase_add_test(tc, test_ports_held);
 	tcase_add_test(tc, test_ports_take_range);
 	tcase_add_test(tc, test_ports_take_reserved);
 	tcase_add_test(tc, test_peers_permit);

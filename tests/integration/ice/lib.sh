@@ -1,0 +1,137 @@
+# ice/lib.sh - what the ICE cases share (sourced after lib.sh): the test
+# peers (libnice's nice_peer, built here; werift-ice's werift_peer.js), the
+# pair relay, coturn, and the namespace topology of topo.sh.
+#
+# Every peer speaks one line protocol (see pair.py and nice_peer.c) and
+# takes the same options: --controlling --tag T --local ADDR --stun H:P
+# --turn H:P --user U --pass P [--turn-tcp|--turn-tls --ca F] --relay-only
+# --timeout S.  Any other agent that does (rpctl ice-test peer) can stand in
+# for side A or B of a case: ICE_AGENT_A / ICE_AGENT_B name its command.
+
+ICE_DIR="$PBX_SRC/tests/integration/ice"
+. "$ICE_DIR/topo.sh"
+trap 'cleanup; topo_cleanup' EXIT
+
+# ice_need_nice: build nice_peer (once per build tree) into $NICE and set
+# NICE to its path; skip when libnice's headers or library are missing.
+# It is built with the system compiler and without the build's sanitizer
+# flags: it is a third-party peer, not our code.
+ice_need_nice() {
+	need gcc pkg-config flock
+	local cflags libs hdr="$PBX_SRC/.cache/libnice-dev/usr/include/nice"
+	if pkg-config --exists nice 2>/dev/null; then
+		cflags=$(pkg-config --cflags nice)
+		libs=$(pkg-config --libs nice)
+	elif [ -f "$hdr/agent.h" ] && pkg-config --exists gio-2.0 &&
+		grep -q 'libnice\.so\.10 ' <<<"$(ldconfig -p 2>/dev/null || /sbin/ldconfig -p)"; then
+		cflags="-I$hdr $(pkg-config --cflags gio-2.0)"
+		libs="$(pkg-config --libs gio-2.0) -l:libnice.so.10"
+	else
+		echo "SKIP: libnice headers (libnice-dev, or run-tests' cache) not found" >&2
+		exit 77
+	fi
+	local dir="$PBX_BUILD/tests/integration/ice"
+	NICE="$dir/nice_peer"
+	mkdir -p "$dir"
+	(
+		flock 9
+		if [ ! -x "$NICE" ] || [ "$ICE_DIR/nice_peer.c" -nt "$NICE" ]; then
+			# shellcheck disable=SC2086
+			gcc -std=c17 -O2 -Wall -Wextra -Werror -o "$NICE.tmp" "$ICE_DIR/nice_peer.c" \
+				$cflags $libs && mv "$NICE.tmp" "$NICE"
+		fi
+	) 9>"$dir/.nice_peer.lock" || fail "nice_peer does not build"
+}
+
+# ice_need_werift: node and werift-ice 0.2.3 (run-tests installs it with
+# npm ci from ice/package-lock.json); sets WERIFT.
+ice_need_werift() {
+	need node
+	local v
+	v=$(node -p 'require(process.argv[1]).version' \
+		"$ICE_DIR/node_modules/werift-ice/package.json" 2>/dev/null) || v=
+	[ "$v" = 0.2.3 ] || { echo "SKIP: werift-ice 0.2.3 not installed (npm ci in ice/)" >&2; exit 77; }
+	WERIFT="node $ICE_DIR/werift_peer.js"
+}
+
+# ice_pair NAME LIMIT CMD_A CMD_B: run a pair in the background, output in
+# $T/NAME.log; ice_wait NAME collects it.
+declare -A ICE_PAIR_PID
+ice_pair() {
+	local name=$1 limit=$2
+	python3 "$ICE_DIR/pair.py" --limit "$limit" "$3" "$4" >"$T/$name.log" 2>&1 &
+	PIDS+=("$!")
+	ICE_PAIR_PID[$name]=$!
+}
+
+ice_wait() {
+	wait_exit "${ICE_PAIR_PID[$1]}" 120
+}
+
+# ice_expect NAME RC_A RC_B: both peers' exit codes.
+ice_expect() {
+	local name=$1 line
+	ice_wait "$name"
+	line=$(grep -E '^exit A=' "$T/$name.log") || fail "$name: no result"
+	[[ "$line" == "exit A=$2 B=$3 "* ]] || fail "$name: expected A=$2 B=$3, got: $line"
+}
+
+# ice_selected NAME TAG: TAG's selected pair as "LTYPE->RTYPE".
+ice_selected() {
+	sed -n "s/^$2 selected \([a-z]*\) [^ ]* -> \([a-z]*\) .*/\1->\2/p" "$T/$1.log" | head -1
+}
+
+# ice_expect_selected NAME TAG REGEX: TAG's selected pair matches REGEX
+# (grep -E over "LTYPE->RTYPE").
+ice_expect_selected() {
+	local got
+	got=$(ice_selected "$1" "$2")
+	[ -n "$got" ] || fail "$1: $2 selected no pair"
+	grep -Eqx -- "$3" <<<"$got" || fail "$1: $2 selected $got, expected $3"
+}
+
+# ice_coturn NAME NS IP PORT [CONF-LINES]: coturn with long-term
+# credentials for the users nice, werift and agent (password "secret") on
+# IP:PORT, relaying on IP, in namespace NS ("" for this one); log
+# $T/NAME.log.
+ice_coturn() {
+	local name=$1 ns=$2 ip=$3 port=$4
+	need turnserver
+	cat >"$T/$name.conf" <<CONF
+listening-ip=$ip
+listening-port=$port
+relay-ip=$ip
+min-port=49152
+max-port=65535
+lt-cred-mech
+realm=pbxedge.test
+user=nice:secret
+user=werift:secret
+user=agent:secret
+no-dtls
+no-cli
+no-tcp-relay
+log-file=stdout
+simple-log
+verbose
+pidfile=$T/$name.pid
+userdb=$T/$name.db
+${5:-}
+CONF
+	if [ -n "$ns" ]; then
+		start "$name" ip netns exec "$ns" turnserver -c "$T/$name.conf"
+	else
+		start "$name" turnserver -c "$T/$name.conf"
+	fi
+	wait_log "$T/$name.log" "Total General servers"
+	local i
+	for ((i = 0; i < 50; i++)); do
+		if [ -n "$ns" ]; then
+			ip netns exec "$ns" ss -Hlun "sport = :$port" | grep -q . && return 0
+		else
+			ss -Hlun "sport = :$port" | grep -q . && return 0
+		fi
+		sleep 0.1
+	done
+	fail "$name does not listen on $ip:$port"
+}
