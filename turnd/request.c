@@ -296,16 +296,8 @@ void request_message(struct turnd_req *r, const uint8_t *p, size_t len)
 	md->request(r);
 }
 
-int request_peer(struct turnd_req *r, size_t i, struct pbx_addr *peer)
+enum turnd_policy request_peer_policy(struct turnd_req *r, const struct pbx_addr *peer)
 {
-	if (stun_attr_addr(r->m, i, peer)) {
-		request_error(r, STUN_ERR_BAD_REQUEST);
-		return STUN_ERR_BAD_REQUEST;
-	}
-	if (pbx_addr_family(peer) != pbx_addr_family(&r->alloc->relay)) {
-		request_error(r, STUN_ERR_PEER_ADDRESS_FAMILY);
-		return STUN_ERR_PEER_ADDRESS_FAMILY;
-	}
 	struct pbx_addr own[2 * TURND_MAX_LISTEN];
 	const struct turnd_config *cfg = &r->ctx->cfg;
 	size_t n = 0;
@@ -326,6 +318,20 @@ int request_peer(struct turnd_req *r, size_t i, struct pbx_addr *peer)
 		    ports_held(r->ctx->shared->ports, pbx_addr_port(peer)))
 			v = POLICY_OK;
 	}
+	return v;
+}
+
+int request_peer(struct turnd_req *r, size_t i, struct pbx_addr *peer)
+{
+	if (stun_attr_addr(r->m, i, peer)) {
+		request_error(r, STUN_ERR_BAD_REQUEST);
+		return STUN_ERR_BAD_REQUEST;
+	}
+	if (pbx_addr_family(peer) != pbx_addr_family(&r->alloc->relay)) {
+		request_error(r, STUN_ERR_PEER_ADDRESS_FAMILY);
+		return STUN_ERR_PEER_ADDRESS_FAMILY;
+	}
+	enum turnd_policy v = request_peer_policy(r, peer);
 	if (v != POLICY_OK) {
 		char c[PBX_ADDRSTRLEN], pa[PBX_ADDRSTRLEN];
 		pbx_addr_format(&r->from->client, c, sizeof c);

@@ -22,6 +22,14 @@ static void send_indication(struct turnd_req *r)
 		r->tw->count[C_DROP_NO_PERMISSION]++;
 		return;
 	}
+	/* A permission is for an IP address.  One for turnd's own address
+	 * (given for a relay port of another allocation) must not open the
+	 * other ports there, turnd's and stund's listeners among them: each
+	 * destination is checked again. */
+	if (request_peer_policy(r, &peer) != POLICY_OK) {
+		r->tw->count[C_DROP_NO_PERMISSION]++;
+		return;
+	}
 	relay_to_peer(r->alloc, &peer, data.p, data.len, r->now);
 }
 

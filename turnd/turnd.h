@@ -457,6 +457,14 @@ void request_error(struct turnd_req *r, int code);
 void request_begin_success(struct turnd_req *r, struct stun_enc *e);
 void request_end(struct turnd_req *r, struct stun_enc *e);
 
+/* request_peer_policy - the peer policy's verdict on peer for this
+ * request's client: policy_check over turnd's own addresses, with the
+ * exception for a relay port in use on an address turnd relays on (relay
+ * to relay).  The exception holds for that transport address only: a
+ * permission is per IP, so what goes to a peer on turnd's own addresses
+ * is checked again per destination. */
+enum turnd_policy request_peer_policy(struct turnd_req *r, const struct pbx_addr *peer);
+
 /* request_peer - read XOR-PEER-ADDRESS at index i and check it against
  * the policy and the allocation's family.  Returns 0 or the error code
  * already answered. */

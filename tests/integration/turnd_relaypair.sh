@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# turnd_relaypair - relay to relay through one turnd on an address of its
+# own, under the default peer policy: a permission for another
+# allocation's relayed address is granted and data reaches that
+# allocation's client; but a permission is for an IP address, and the
+# other ports of turnd's own address (the appliance's services) stay out
+# of reach of Send indications.  turnd runs in a network namespace the
+# test creates, on 198.18.77.1 (one end of a veth pair).
+# Peers: python3 (a scripted client written from RFC 8656), iproute2.
+. "$(dirname "$0")/lib.sh"
+need python3 ip
+[ "$(id -u)" = 0 ] || { echo "SKIP: network namespaces need root" >&2; exit 77; }
+
+R() { "$RPCTL" "$@"; }
+field() { sed -n "s/^$1=//p"; }
+
+NS=pbxtr$$
+ADDR=198.18.77.1
+cleanup_ns() { ip netns del "$NS" 2>/dev/null || true; }
+trap 'cleanup; cleanup_ns' EXIT
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+ip -n "$NS" link add v0 type veth peer name v1
+ip -n "$NS" addr add "$ADDR/24" dev v0
+ip -n "$NS" link set v0 up
+ip -n "$NS" link set v1 up
+
+P=3478
+ok R init >/dev/null
+ok R turn user add alice 'al1ce-secret'
+ok R set turnd.listen "$ADDR:$P"
+ok R set turnd.min-port 50000
+ok R set turnd.max-port 50099
+ok R whitelist add "$ADDR" --reason "test client"
+
+start turnd ip netns exec "$NS" "$TURND" --foreground --workers 1 --db "$PBXEDGE_DB"
+wait_log "$T/turnd.log" "serving listen=$ADDR:$P "
+
+set +e
+out=$(ip netns exec "$NS" python3 "$PBX_SRC/tests/integration/peers/turn_relaypair.py" \
+	"$ADDR" "$P" --user alice --password 'al1ce-secret')
+rc=$?
+set -e
+echo "$out"
+[ "$(echo "$out" | field permission)" = success ] || fail "permission for a relayed address: $out"
+[ "$(echo "$out" | field relay-to-relay)" = ok ] || fail "relay to relay: $out"
+[ "$(echo "$out" | field other-port)" = dropped ] ||
+	fail "a Send indication reached another port of turnd's own address: $out"
+[ "$rc" = 0 ] || fail "turn_relaypair exit $rc: $out"
+# The refused destination is counted as a drop without a permission.
+for _ in $(seq 50); do
+	R status >"$T/status"
+	grep -Eq "^  turnd +dropped-no-permission +[1-9]" "$T/status" && break
+	sleep 0.2
+done
+grep -Eq "^  turnd +dropped-no-permission +[1-9]" "$T/status" ||
+	fail "no dropped-no-permission counter: $(grep turnd "$T/status")"
+kill -TERM "$PID_turnd"
+wait_exit "$PID_turnd"
+echo "turnd_relaypair: ok"
