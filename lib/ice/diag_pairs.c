@@ -24,7 +24,10 @@
  *     checks then saw is a consequence of that.
  *  5. TURN: a permission refused (a check through that relay never left
  *     it), then an allocation lost.  These explain silence that would
- *     otherwise read as no-response.
+ *     otherwise read as no-response, so they blame only when no answer of
+ *     any kind came back to our checks: a server refusing the peer's
+ *     private addresses by policy is routine, and when another path got
+ *     answers (even 401s) the refusal is not why the run failed.
  *  6. Authentication: our checks rejected with 401 (or answers failing
  *     integrity) before their checks failing here, each only when no
  *     check of that direction passed: an answer of any kind proves the
@@ -280,6 +283,7 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 			     ": no address family in common");
 		return;
 	}
+	bool answered = t.ok || t.bad_int || t.nonsym || t.e400 || t.e401 || t.e487 || t.eother;
 	if (in->default_check == ICE_DEFAULT_MANGLED) {
 		fail(out, ICE_DIAG_MANGLED);
 		say(out->reason, "the remote description's default address (c= and m= port) is none "
@@ -287,7 +291,7 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 		    remote, plural(remote), t.ok, plural(t.ok));
 		return;
 	}
-	for (size_t i = 0; i < in->n_relays; i++) {
+	for (size_t i = 0; i < in->n_relays && !answered; i++) {
 		const struct ice_diag_relay *r = &in->relays[i];
 		if (r->lost || !r->code)
 			continue;
@@ -301,8 +305,9 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 		    ip, r->code, r->code == 403 ? " Forbidden, its peer policy" : "", a);
 		return;
 	}
-	p = pick(in, by_turn);
+	p = answered ? NULL : pick(in, by_turn);
 	if (p && p->rec.turn_errors && p->rec.last_turn_code) {
+		out->record = (int)(p - in->pairs);
 		fail(out, ICE_DIAG_TURN_PERMISSION_DENIED);
 		pbx_addr_format_ip(&p->remote, a, sizeof a);
 		addr_text(&p->local, b);
@@ -310,7 +315,7 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 		    p->rec.last_turn_code, b);
 		return;
 	}
-	for (size_t i = 0; i < in->n_relays; i++) {
+	for (size_t i = 0; i < in->n_relays && !answered; i++) {
 		if (!in->relays[i].lost)
 			continue;
 		fail(out, ICE_DIAG_TURN_ALLOCATION_LOST);
@@ -319,6 +324,7 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 		return;
 	}
 	if (p && p->rec.turn_errors) {
+		out->record = (int)(p - in->pairs);
 		fail(out, ICE_DIAG_TURN_ALLOCATION_LOST);
 		addr_text(&p->local, a);
 		say(out->reason, "the TURN allocation of relay %s was lost during the checks", a);
@@ -327,6 +333,7 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 	if ((t.e401 || t.bad_int) && !t.ok) {
 		fail(out, ICE_DIAG_ICE_AUTH_OUT);
 		p = pick(in, by_auth_out);
+		out->record = (int)(p - in->pairs);
 		addr_text(&p->remote, a);
 		if (t.e401)
 			say(out->reason, "the peer %s answered 401 Unauthorized to %u check%s "
@@ -353,6 +360,7 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 	if (t.e487 && !t.ok) {
 		fail(out, ICE_DIAG_ROLE_CONFLICT);
 		p = pick(in, by_487);
+		out->record = (int)(p - in->pairs);
 		addr_text(&p->remote, a);
 		say(out->reason, "%u 487 Role Conflict answer%s from %s and no success (we are %s, "
 				 "%u conflict%s seen)",
@@ -363,6 +371,7 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 	if (t.nonsym && !t.ok) {
 		fail(out, ICE_DIAG_NON_SYMMETRIC);
 		p = pick(in, by_nonsym);
+		out->record = (int)(p - in->pairs);
 		addr_text(&p->remote, a);
 		say(out->reason, "%u answer%s to checks sent to %s came from another address or "
 				 "socket; none from the address checked",
@@ -371,7 +380,9 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 	}
 	if (t.in && !t.ok) {
 		fail(out, ICE_DIAG_ONE_WAY_IN);
-		sent_text(in, pick(in, by_sent), t.sent, line, sizeof line);
+		p = pick(in, by_sent);
+		out->record = (int)(p - in->pairs);
+		sent_text(in, p, t.sent, line, sizeof line);
 		say(out->reason, "%s, none answered; %u check%s arrived from the peer", line, t.in,
 		    plural(t.in));
 		return;
@@ -379,6 +390,7 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 	if (t.ok && !t.in) {
 		fail(out, ICE_DIAG_ONE_WAY_OUT);
 		p = pick(in, by_ok);
+		out->record = (int)(p - in->pairs);
 		addr_text(&p->remote, a);
 		addr_text(&p->local, b);
 		say(out->reason, "%u check%s of ours answered (by %s to %s %s), but no check "
@@ -393,7 +405,9 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 			    in->n_pairs == 1 ? "" : "s");
 			return;
 		}
-		sent_text(in, pick(in, by_sent), t.sent, line, sizeof line);
+		p = pick(in, by_sent);
+		out->record = (int)(p - in->pairs);
+		sent_text(in, p, t.sent, line, sizeof line);
 		if (t.icmp)
 			say(out->reason, "%s, none answered; no check arrived from the peer; %u "
 					 "ICMP error%s came back (unreachable)",

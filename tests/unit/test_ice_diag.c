@@ -137,6 +137,13 @@ static void f_mangled_and_perm(struct ice_diag_input *in)
 	f_perm_denied(in);
 	in->default_check = ICE_DEFAULT_MANGLED;
 }
+static void f_perm_denied_but_401(struct ice_diag_input *in)
+{
+	/* The peer's private address refused by policy is routine: the 401s
+	 * on the other path are why the run failed. */
+	f_perm_denied(in);
+	rec(in)->err_401 = 2;
+}
 static void f_perm_denied_report(struct ice_diag_input *in)
 {
 	f_no_response(in);
@@ -306,6 +313,8 @@ static const struct row rows[] = {
 	  { "default address" }, { "ALG" } },
 	{ "perm-denied", f_perm_denied, ICE_DIAG_R_FAILED, ICE_DIAG_TURN_PERMISSION_DENIED,
 	  { "127.0.0.1", "403", "peer policy", "relay 198.18.1.1:49488" }, { "peer policy" } },
+	{ "perm-denied, but 401s", f_perm_denied_but_401, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_OUT,
+	  { "401" }, { "password" } },
 	{ "perm-denied report", f_perm_denied_report, ICE_DIAG_R_FAILED,
 	  ICE_DIAG_TURN_PERMISSION_DENIED, { "198.18.2.2", "403", "relay 198.18.1.1:49488" },
 	  { "peer policy" } },
@@ -391,6 +400,14 @@ START_TEST(test_diag_pairs_table)
 	ck_assert_msg(d.result == r->result, "%s: result %s, want %s", r->name,
 		      ice_diag_result_name(d.result), ice_diag_result_name(r->result));
 	ck_assert(d.success == (r->result == ICE_DIAG_R_SUCCESS));
+	/* The pair quoted: the only one, or the busier of two; none when
+	 * there is no pair or the cause is not a pair's. */
+	if (in->n_pairs && r->code != ICE_DIAG_MANGLED && r->code != ICE_DIAG_ICE_AUTH_IN &&
+	    r->code != ICE_DIAG_CHECKS_FAILED && r->result != ICE_DIAG_R_ABORTED &&
+	    !(r->code == ICE_DIAG_NO_RESPONSE && !rec(in)->req_sent) && !in->n_relays)
+		ck_assert_msg(d.record == 0, "%s: record %d", r->name, d.record);
+	else if (!in->n_pairs)
+		ck_assert_int_eq(d.record, -1);
 	check_words(r->name, d.reason, r->reason, 4);
 	check_words(r->name, d.hint, r->hint, 2);
 	/* One line each. */

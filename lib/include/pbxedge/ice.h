@@ -1044,8 +1044,9 @@ PBX_API int ice_diag_input_from_agent(const struct ice_agent *a, struct ice_diag
  * (a pure function): success (a selected, nominated pair, named with its
  * candidate types), or failed or aborted with one reason code, a line
  * naming addresses and counts, and a hint.  Precedence is documented in
- * lib/ice/diag_pairs.c.  out->record is the selected pair's index in
- * in->pairs (success, consent-lost), else -1.  No password is ever
+ * lib/ice/diag_pairs.c.  out->record is the index in in->pairs of the
+ * selected pair (success, consent-lost) or of the pair whose record the
+ * reason quotes, else -1.  No password is ever
  * printed.  Returns 0 with *out, or PBX_E_INVALID (counts over the
  * arrays' sizes). */
 PBX_API int ice_diag_pairs(const struct ice_diag_input *in, struct ice_diag *out);
