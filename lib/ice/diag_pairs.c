@@ -13,9 +13,10 @@
  *     administrator's interrupt first (a deliberate act explains the end
  *     whatever else happened), then the peer closing its side (RFC 8863:
  *     we were still waiting for it), then the time limit (the agent's or
- *     the caller's).  The evidence so far goes in the hint.  Once every
- *     pair has succeeded or failed, an abort changes nothing: the run is
- *     judged on its evidence below.
+ *     the caller's; also a run still going with no cause set: the
+ *     caller stopped waiting).  The evidence so far goes in the hint.
+ *     Once every pair has succeeded or failed, an abort changes nothing:
+ *     the run is judged on its evidence below.
  *  3. Absence: no local candidate, no remote candidate, no pair (families
  *     with nothing in common).  Nothing could be checked, so no record
  *     can say more.
