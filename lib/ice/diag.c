@@ -31,6 +31,24 @@ static const char *const diag_names[ICE_DIAG_COUNT] = {
 	[ICE_DIAG_TURN_TIMEOUT] = "turn-timeout",
 	[ICE_DIAG_STUN_TIMEOUT] = "stun-timeout",
 	[ICE_DIAG_NO_CANDIDATE] = "no-candidate",
+	[ICE_DIAG_NO_LOCAL_CANDIDATES] = "no-local-candidates",
+	[ICE_DIAG_NO_REMOTE_CANDIDATES] = "no-remote-candidates",
+	[ICE_DIAG_NO_PAIRS] = "no-pairs",
+	[ICE_DIAG_MANGLED] = "mangled",
+	[ICE_DIAG_TURN_PERMISSION_DENIED] = "turn-permission-denied",
+	[ICE_DIAG_TURN_ALLOCATION_LOST] = "turn-allocation-lost",
+	[ICE_DIAG_ICE_AUTH_OUT] = "ice-auth-out",
+	[ICE_DIAG_ICE_AUTH_IN] = "ice-auth-in",
+	[ICE_DIAG_ROLE_CONFLICT] = "role-conflict",
+	[ICE_DIAG_NON_SYMMETRIC] = "non-symmetric",
+	[ICE_DIAG_ONE_WAY_IN] = "one-way-in",
+	[ICE_DIAG_ONE_WAY_OUT] = "one-way-out",
+	[ICE_DIAG_NO_RESPONSE] = "no-response",
+	[ICE_DIAG_CHECKS_FAILED] = "checks-failed",
+	[ICE_DIAG_CONSENT_LOST] = "consent-lost",
+	[ICE_DIAG_PEER_CLOSED] = "peer-closed",
+	[ICE_DIAG_INTERRUPTED] = "interrupted",
+	[ICE_DIAG_TIMEOUT] = "timeout",
 };
 
 /* What to check, per code. */
@@ -66,11 +84,63 @@ static const char *const diag_hints[ICE_DIAG_COUNT] = {
 	[ICE_DIAG_TURN_TIMEOUT] = "check the address, the port and firewalls dropping UDP",
 	[ICE_DIAG_STUN_TIMEOUT] = "check the address, the port and firewalls dropping UDP",
 	[ICE_DIAG_NO_CANDIDATE] = "configure a server that gives the candidate type asked for",
+	[ICE_DIAG_NO_LOCAL_CANDIDATES] =
+		"this side gathered nothing: check its addresses and the servers (servers mode)",
+	[ICE_DIAG_NO_REMOTE_CANDIDATES] =
+		"the peer's description has no usable UDP candidate: check what it gathered",
+	[ICE_DIAG_NO_PAIRS] = "give both sides an address family in common, or a TURN server "
+			      "relaying the peer's family",
+	[ICE_DIAG_MANGLED] = "something on the path rewrote the SDP (a SIP ALG or SBC): turn it "
+			     "off or make it keep the ICE attributes",
+	[ICE_DIAG_TURN_PERMISSION_DENIED] =
+		"the TURN server's peer policy refuses that address: allow it there, or give "
+		"the peer an address the policy accepts",
+	[ICE_DIAG_TURN_ALLOCATION_LOST] =
+		"the relay went away during the checks: check the TURN server's log and its "
+		"allocation lifetime",
+	[ICE_DIAG_ICE_AUTH_OUT] = "the ICE password in the description we were given is wrong: "
+				  "check that it reached us unchanged",
+	[ICE_DIAG_ICE_AUTH_IN] = "the peer signs its checks with another password or user name "
+				 "than ours: check that our description reached it unchanged",
+	[ICE_DIAG_ROLE_CONFLICT] = "both sides keep claiming the same role: check the peer "
+				   "follows RFC 8445 7.3.1.1 (tie-breaker)",
+	[ICE_DIAG_NON_SYMMETRIC] = "answers come back from another address than the one checked: "
+				   "a NAT or load balancer that is not symmetric",
+	[ICE_DIAG_ONE_WAY_IN] = "our checks are dropped on the way out or their answers on the "
+				"way back: check firewalls toward the peer",
+	[ICE_DIAG_ONE_WAY_OUT] = "the peer cannot reach us: check the inbound firewall and NAT "
+				 "for the addresses we offered",
+	[ICE_DIAG_NO_RESPONSE] = "nothing gets through either way: check the addresses, "
+				 "firewalls dropping UDP, or use a TURN server",
+	[ICE_DIAG_CHECKS_FAILED] = "see the per-pair records for the error responses",
+	[ICE_DIAG_CONSENT_LOST] = "the peer stopped answering after the call was set up: it "
+				  "left, or the path changed (NAT binding expired)",
+	[ICE_DIAG_PEER_CLOSED] = "the peer ended before the checks concluded: give it more time",
+	[ICE_DIAG_INTERRUPTED] = "interrupted before the checks concluded",
+	[ICE_DIAG_TIMEOUT] = "the checks had not concluded in time: raise the time limit",
 };
 
 const char *ice_diag_name(enum ice_diag_code c)
 {
 	return (unsigned)c < ICE_DIAG_COUNT ? diag_names[c] : "unknown";
+}
+
+const char *ice_diag_hint(enum ice_diag_code c)
+{
+	return (unsigned)c < ICE_DIAG_COUNT ? diag_hints[c] : "";
+}
+
+const char *ice_diag_result_name(enum ice_diag_result r)
+{
+	switch (r) {
+	case ICE_DIAG_R_FAILED:
+		return "failed";
+	case ICE_DIAG_R_SUCCESS:
+		return "success";
+	case ICE_DIAG_R_ABORTED:
+		return "aborted";
+	}
+	return "unknown";
 }
 
 static enum ice_diag_code turn_error_code(const struct ice_server_record *r)
@@ -304,6 +374,7 @@ int ice_diag_servers(const struct ice_server_record *r, size_t n, enum ice_gathe
 		return 0;
 	}
 	out->success = true;
+	out->result = ICE_DIAG_R_SUCCESS;
 	out->code = ICE_DIAG_OK;
 	say(out->reason, "every server answered (%zu record%s), %zu candidate%s", n,
 	    n == 1 ? "" : "s", nc, nc == 1 ? "" : "s");

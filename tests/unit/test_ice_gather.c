@@ -325,6 +325,7 @@ START_TEST(test_stun_srflx)
 
 	struct ice_diag d = diagnose(f, ICE_POLICY_ALL);
 	ck_assert(d.success);
+	ck_assert_int_eq(d.result, ICE_DIAG_R_SUCCESS);
 	ck_assert_str_eq(ice_diag_name(d.code), "ok");
 	fx_free(f);
 }
@@ -386,6 +387,7 @@ START_TEST(test_stun_schedule)
 	ck_assert(ice_gather_done(f->g));
 	struct ice_diag d = diagnose(f, ICE_POLICY_ALL);
 	ck_assert(!d.success);
+	ck_assert_int_eq(d.result, ICE_DIAG_R_FAILED);
 	ck_assert_str_eq(ice_diag_name(d.code), "stun-timeout");
 	ck_assert_ptr_nonnull(strstr(d.reason, "stun:192.0.2.10:3478"));
 	fx_free(f);

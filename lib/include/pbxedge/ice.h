@@ -928,7 +928,35 @@ enum ice_diag_code {
 	ICE_DIAG_STUN_TIMEOUT,      /* "stun-timeout" */
 	ICE_DIAG_NO_CANDIDATE,      /* "no-candidate": all answered, but no
 				     * candidate of the type asked for */
+	/* The pair half (ice_diag_pairs): appended, so the values above stay;
+	 * their precedence is the order in lib/ice/diag_pairs.c. */
+	ICE_DIAG_NO_LOCAL_CANDIDATES,  /* "no-local-candidates" */
+	ICE_DIAG_NO_REMOTE_CANDIDATES, /* "no-remote-candidates" */
+	ICE_DIAG_NO_PAIRS,          /* "no-pairs": no family in common */
+	ICE_DIAG_MANGLED,           /* "mangled": the SDP default address is
+				     * not a candidate (ALG/SBC rewrite) */
+	ICE_DIAG_TURN_PERMISSION_DENIED, /* "turn-permission-denied" */
+	ICE_DIAG_TURN_ALLOCATION_LOST,   /* "turn-allocation-lost" */
+	ICE_DIAG_ICE_AUTH_OUT,      /* "ice-auth-out": the peer rejects our checks */
+	ICE_DIAG_ICE_AUTH_IN,       /* "ice-auth-in": their checks fail here */
+	ICE_DIAG_ROLE_CONFLICT,     /* "role-conflict": unresolved 487s */
+	ICE_DIAG_NON_SYMMETRIC,     /* "non-symmetric" */
+	ICE_DIAG_ONE_WAY_IN,        /* "one-way-in": theirs arrive, ours unanswered */
+	ICE_DIAG_ONE_WAY_OUT,       /* "one-way-out": ours answered, theirs never came */
+	ICE_DIAG_NO_RESPONSE,       /* "no-response": nothing either way */
+	ICE_DIAG_CHECKS_FAILED,     /* "checks-failed": failed, no pattern above */
+	ICE_DIAG_CONSENT_LOST,      /* "consent-lost": RFC 7675, after selection */
+	ICE_DIAG_PEER_CLOSED,       /* "peer-closed": aborted, the peer left */
+	ICE_DIAG_INTERRUPTED,       /* "interrupted": aborted by the administrator */
+	ICE_DIAG_TIMEOUT,           /* "timeout": aborted, the time limit passed */
 	ICE_DIAG_COUNT
+};
+
+/* How a diagnosis ended (struct ice_diag.result). */
+enum ice_diag_result {
+	ICE_DIAG_R_FAILED = 0,
+	ICE_DIAG_R_SUCCESS,
+	ICE_DIAG_R_ABORTED,         /* stopped before the checks concluded */
 };
 
 /* A conclusion. */
@@ -938,6 +966,7 @@ struct ice_diag {
 	int record;                 /* the record blamed, -1 */
 	char reason[ICE_DIAG_TEXT_MAX]; /* one line naming the server */
 	char hint[ICE_DIAG_TEXT_MAX];   /* what to check */
+	uint8_t result;             /* enum ice_diag_result (success: R_SUCCESS) */
 };
 
 /* ice_diag_servers - the conclusion of servers mode from n records and
@@ -958,6 +987,71 @@ PBX_API enum ice_diag_code ice_diag_record(const struct ice_server_record *r);
 /* ice_diag_name - the stable name of a code ("turn-auth"); "unknown"
  * outside the enum. */
 PBX_API const char *ice_diag_name(enum ice_diag_code c);
+
+/* ice_diag_hint - the hint of a code ("" outside the enum). */
+PBX_API const char *ice_diag_hint(enum ice_diag_code c);
+
+/* ice_diag_result_name - "success", "failed", "aborted"; "unknown"
+ * outside the enum. */
+PBX_API const char *ice_diag_result_name(enum ice_diag_result r);
+
+/* ---- the conclusion of the checks (lib/ice/diag_pairs.c) ---- */
+
+#define ICE_DIAG_RELAYS_MAX 16      /* TURN permission and allocation results */
+
+/* One TURN result the caller learnt from its relay clients: a permission
+ * toward peer refused with code (403: the server's peer policy), or the
+ * allocation of relay lost (lost true; peer unused). */
+struct ice_diag_relay {
+	struct pbx_addr relay;      /* the relayed address (may be empty) */
+	struct pbx_addr peer;       /* the peer the permission was for */
+	int code;                   /* the error code; 0 with lost */
+	bool lost;
+};
+
+/* A snapshot of one run, plain data with no pointers: filled from an
+ * agent (ice_diag_input_from_agent) and the caller's own knowledge, or
+ * built by hand from a recorded sequence of events. */
+struct ice_diag_input {
+	enum ice_agent_state state;
+	enum ice_fail_reason fail;
+	enum ice_role role;
+	uint32_t role_conflicts;    /* ice_agent_stats's */
+	size_t n_pairs;
+	struct ice_pair pairs[ICE_AGENT_PAIRS_MAX];
+	size_t n_peers;
+	struct ice_peer peers[ICE_AGENT_PEERS_MAX];
+	uint32_t local_v4, local_v6;   /* local candidates by family */
+	uint32_t remote_v4, remote_v6; /* remote candidates (peer-reflexive
+					* learned ones excluded) */
+	bool end_of_remote;         /* the peer signalled end-of-candidates */
+	bool peer_closed;           /* the peer closed its side */
+	bool interrupted;           /* the administrator interrupted */
+	bool time_limit;            /* the caller's time limit expired */
+	enum ice_default_check default_check; /* of the remote description */
+	size_t n_relays;
+	struct ice_diag_relay relays[ICE_DIAG_RELAYS_MAX];
+};
+
+/* ice_diag_input_from_agent - fill in (cleared first) with what the agent
+ * a knows: state, fail reason, role, role conflicts, pairs, peers,
+ * candidate counts by family and end-of-candidates.  The caller adds the
+ * rest (peer_closed, interrupted, time_limit, default_check, relays).
+ * Returns 0. */
+PBX_API int ice_diag_input_from_agent(const struct ice_agent *a, struct ice_diag_input *in);
+
+/* ice_diag_pairs - the conclusion of a run of checks from the snapshot in
+ * (a pure function): success (a selected, nominated pair, named with its
+ * candidate types), or failed or aborted with one reason code, a line
+ * naming addresses and counts, and a hint.  A run whose checks had not
+ * concluded is aborted (interrupted, peer-closed, else timeout), with the
+ * evidence so far in the hint.  Precedence is documented in
+ * lib/ice/diag_pairs.c.  out->record is the index in in->pairs of the
+ * selected pair (success, consent-lost) or of the pair whose record the
+ * reason quotes, else -1.  No password is ever
+ * printed.  Returns 0 with *out, or PBX_E_INVALID (counts over the
+ * arrays' sizes). */
+PBX_API int ice_diag_pairs(const struct ice_diag_input *in, struct ice_diag *out);
 
 /* ==== end of candidate gathering ==== */
 

@@ -1,0 +1,735 @@
+/* test_ice_diag.c - unit tests for the pair half of the ICE diagnosis
+ * (lib/ice/diag_pairs.c): the reason table, one filled snapshot per row,
+ * and runs of two real agents on a fake network and clock, diagnosed
+ * from ice_diag_input_from_agent. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pbxedge/ice.h>
+
+#define UFRAG_A "ufrA"
+#define PWD_A "passwordA-0123456789abc"
+#define UFRAG_B "ufrB"
+#define PWD_B "passwordB-0123456789abc"
+#define PWD_WRONG "wrongpassword-000000000"
+
+static struct pbx_addr addr_of(const char *text)
+{
+	struct pbx_addr a;
+	struct pbx_err e;
+	pbx_err_clear(&e);
+	ck_assert_msg(pbx_addr_parse(pbx_span_cstr(text), 1, 0, &a, &e) == 0, "%s: %s", text,
+		      e.msg);
+	return a;
+}
+
+/* ---- the reason table ---- */
+
+/* A failed run with one relay -> prflx pair, every count zero: rows
+ * change what their case needs. */
+static void base(struct ice_diag_input *in)
+{
+	in->state = ICE_AGENT_FAILED;
+	in->fail = ICE_FAIL_CHECKS;
+	in->role = ICE_CONTROLLING;
+	in->local_v4 = 1;
+	in->remote_v4 = 1;
+	in->end_of_remote = true;
+	in->n_pairs = 1;
+	struct ice_pair *p = &in->pairs[0];
+	p->id = 1;
+	p->component = 1;
+	p->state = ICE_PAIR_FAILED;
+	p->local = addr_of("198.18.1.1:49488");
+	p->remote = addr_of("198.18.2.2:30992");
+	p->local_type = ICE_RELAY;
+	p->remote_type = ICE_PRFLX;
+}
+
+static struct ice_record *rec(struct ice_diag_input *in)
+{
+	return &in->pairs[0].rec;
+}
+
+static void running(struct ice_diag_input *in)
+{
+	in->state = ICE_AGENT_RUNNING;
+	in->fail = ICE_FAIL_NONE;
+	in->pairs[0].state = ICE_PAIR_IN_PROGRESS;
+}
+
+static void f_success(struct ice_diag_input *in)
+{
+	in->state = ICE_AGENT_COMPLETED;
+	in->fail = ICE_FAIL_NONE;
+	struct ice_pair *p = &in->pairs[0];
+	p->state = ICE_PAIR_SUCCEEDED;
+	p->valid = p->nominated = p->selected = true;
+	p->rec.req_sent = 3;
+	p->rec.resp_ok = 2;
+	p->rec.rtt_min_ms = 42;
+	p->rec.req_in = p->rec.req_in_ok = 2;
+}
+static void f_consent(struct ice_diag_input *in)
+{
+	f_success(in);
+	in->state = ICE_AGENT_FAILED;
+	in->fail = ICE_FAIL_CONSENT;
+	rec(in)->consent_sent = 9;
+	rec(in)->consent_ok = 3;
+	rec(in)->consent_lost = true;
+}
+static void f_no_local(struct ice_diag_input *in)
+{
+	in->n_pairs = 0;
+	in->local_v4 = 0;
+	in->remote_v4 = 2;
+}
+static void f_no_remote(struct ice_diag_input *in)
+{
+	in->n_pairs = 0;
+	in->remote_v4 = 0;
+}
+static void f_no_pairs(struct ice_diag_input *in)
+{
+	in->n_pairs = 0;
+	in->local_v4 = 2;
+	in->remote_v4 = 0;
+	in->remote_v6 = 3;
+}
+static void f_no_pairs_mangled(struct ice_diag_input *in)
+{
+	f_no_pairs(in);
+	in->default_check = ICE_DEFAULT_MANGLED;
+}
+static void f_no_response(struct ice_diag_input *in)
+{
+	rec(in)->checks = 2;
+	rec(in)->req_sent = 12;
+	rec(in)->timeouts = 2;
+}
+static void f_no_response_icmp(struct ice_diag_input *in)
+{
+	f_no_response(in);
+	rec(in)->icmp = 2;
+}
+static void f_nothing_sent(struct ice_diag_input *in)
+{
+	(void)in;
+}
+static void f_mangled(struct ice_diag_input *in)
+{
+	f_no_response(in);
+	in->default_check = ICE_DEFAULT_MANGLED;
+}
+static void f_perm_denied(struct ice_diag_input *in)
+{
+	f_no_response(in);
+	in->n_relays = 1;
+	in->relays[0].relay = addr_of("198.18.1.1:49488");
+	in->relays[0].peer = addr_of("127.0.0.1:5000");
+	in->relays[0].code = 403;
+}
+static void f_mangled_and_perm(struct ice_diag_input *in)
+{
+	f_perm_denied(in);
+	in->default_check = ICE_DEFAULT_MANGLED;
+}
+static void f_perm_denied_but_401(struct ice_diag_input *in)
+{
+	/* The peer's private address refused by policy is routine: the 401s
+	 * on the other path are why the run failed. */
+	f_perm_denied(in);
+	rec(in)->err_401 = 2;
+}
+static void f_perm_denied_report(struct ice_diag_input *in)
+{
+	f_no_response(in);
+	rec(in)->turn_errors = 1;
+	rec(in)->last_turn_code = 403;
+}
+static void f_alloc_lost(struct ice_diag_input *in)
+{
+	f_no_response(in);
+	in->n_relays = 1;
+	in->relays[0].relay = addr_of("198.18.1.1:49488");
+	in->relays[0].lost = true;
+}
+static void f_alloc_lost_report(struct ice_diag_input *in)
+{
+	f_no_response(in);
+	rec(in)->turn_errors = 1;
+}
+static void f_auth_out(struct ice_diag_input *in)
+{
+	rec(in)->req_sent = 7;
+	rec(in)->err_401 = 7;
+	rec(in)->last_err = 401;
+	rec(in)->req_in = rec(in)->req_in_ok = 5; /* one-way-in too: 401 wins */
+}
+static void f_auth_out_integrity(struct ice_diag_input *in)
+{
+	rec(in)->req_sent = 7;
+	rec(in)->resp_bad_integrity = 6;
+}
+static void f_auth_in(struct ice_diag_input *in)
+{
+	rec(in)->req_sent = 3;
+	rec(in)->resp_ok = 3; /* one-way-out too: integrity wins */
+	rec(in)->req_in = 4;
+	rec(in)->req_in_bad_integrity = 4;
+}
+static void f_auth_in_peer(struct ice_diag_input *in)
+{
+	/* A prflx address with a record but no pair yet. */
+	rec(in)->req_sent = 3;
+	rec(in)->resp_ok = 1;
+	in->n_peers = 2;
+	in->peers[0].addr = in->pairs[0].remote;
+	in->peers[0].rec = in->pairs[0].rec;
+	in->peers[1].addr = addr_of("198.18.9.9:1111");
+	in->peers[1].rec.req_in = 5;
+	in->peers[1].rec.req_in_bad_username = 5;
+}
+static void f_role_conflict(struct ice_diag_input *in)
+{
+	rec(in)->req_sent = 4;
+	rec(in)->err_487 = 3;
+	in->role_conflicts = 3;
+}
+static void f_nonsym(struct ice_diag_input *in)
+{
+	rec(in)->req_sent = 5;
+	rec(in)->nonsymmetric = 2;
+}
+static void f_one_way_in(struct ice_diag_input *in)
+{
+	f_no_response(in);
+	rec(in)->req_in = rec(in)->req_in_ok = 9;
+}
+static void f_one_way_in_multi(struct ice_diag_input *in)
+{
+	f_one_way_in(in);
+	in->local_v4 = 2;
+	in->n_pairs = 2;
+	struct ice_pair *p = &in->pairs[1];
+	p->id = 2;
+	p->state = ICE_PAIR_FAILED;
+	p->local = addr_of("10.0.0.1:5000");
+	p->remote = addr_of("198.18.2.2:30992");
+	p->rec.req_sent = 5;
+}
+static void f_one_way_out(struct ice_diag_input *in)
+{
+	in->role = ICE_CONTROLLED;
+	in->pairs[0].state = ICE_PAIR_SUCCEEDED;
+	in->pairs[0].valid = true;
+	rec(in)->req_sent = 2;
+	rec(in)->resp_ok = 2;
+}
+static void f_checks_failed(struct ice_diag_input *in)
+{
+	rec(in)->req_sent = 3;
+	rec(in)->resp_ok = 1;
+	rec(in)->err_400 = 2;
+	rec(in)->req_in = rec(in)->req_in_ok = 1;
+}
+static void f_interrupted(struct ice_diag_input *in)
+{
+	f_one_way_in(in);
+	running(in);
+	in->interrupted = in->peer_closed = in->time_limit = true;
+}
+static void f_peer_closed_silent(struct ice_diag_input *in)
+{
+	f_no_response(in);
+	running(in);
+	in->peer_closed = in->time_limit = true;
+}
+static void f_peer_closed_heard(struct ice_diag_input *in)
+{
+	f_one_way_in(in);
+	running(in);
+	in->peer_closed = true;
+}
+static void f_timeout(struct ice_diag_input *in)
+{
+	f_auth_out(in);
+	running(in);
+	in->time_limit = true;
+}
+static void f_agent_timeout(struct ice_diag_input *in)
+{
+	f_no_response(in);
+	in->fail = ICE_FAIL_TIMEOUT;
+	in->pairs[0].state = ICE_PAIR_WAITING;
+}
+static void f_concluded_then_closed(struct ice_diag_input *in)
+{
+	/* Every pair done, the controlled side waiting for a nomination
+	 * that never came: the peer's leaving changes nothing. */
+	f_one_way_out(in);
+	running(in);
+	in->pairs[0].state = ICE_PAIR_SUCCEEDED;
+	in->peer_closed = true;
+}
+static void f_no_pairs_running(struct ice_diag_input *in)
+{
+	/* No pair yet and end-of-candidates not signalled: aborted. */
+	f_no_remote(in);
+	running(in);
+	in->end_of_remote = false;
+	in->time_limit = true;
+}
+
+struct row {
+	const char *name;
+	void (*fill)(struct ice_diag_input *in);
+	enum ice_diag_result result;
+	enum ice_diag_code code;
+	const char *reason[4]; /* words the reason must contain */
+	const char *hint[2];   /* words the hint must contain */
+};
+
+static const struct row rows[] = {
+	{ "success", f_success, ICE_DIAG_R_SUCCESS, ICE_DIAG_OK,
+	  { "relay 198.18.1.1:49488 -> prflx 198.18.2.2:30992", "nominated", "42 ms" }, { "" } },
+	{ "consent", f_consent, ICE_DIAG_R_FAILED, ICE_DIAG_CONSENT_LOST,
+	  { "consent lost", "relay 198.18.1.1:49488 -> prflx 198.18.2.2:30992", "3 of 9" },
+	  { "stopped answering" } },
+	{ "no-local", f_no_local, ICE_DIAG_R_FAILED, ICE_DIAG_NO_LOCAL_CANDIDATES,
+	  { "no local candidate", "2 remote candidates" }, { "gathered nothing" } },
+	{ "no-remote", f_no_remote, ICE_DIAG_R_FAILED, ICE_DIAG_NO_REMOTE_CANDIDATES,
+	  { "no remote candidate", "before end-of-candidates" }, { "description" } },
+	{ "no-pairs", f_no_pairs, ICE_DIAG_R_FAILED, ICE_DIAG_NO_PAIRS,
+	  { "IPv6 only (3)", "IPv4 only (2)", "no address family in common" }, { "family" } },
+	{ "absence before mangled", f_no_pairs_mangled, ICE_DIAG_R_FAILED, ICE_DIAG_NO_PAIRS,
+	  { "no address family in common" }, { "family" } },
+	{ "mangled", f_mangled, ICE_DIAG_R_FAILED, ICE_DIAG_MANGLED,
+	  { "default address", "none of its 1 candidate", "0 checks answered" }, { "ALG", "SBC" } },
+	{ "mangled before turn", f_mangled_and_perm, ICE_DIAG_R_FAILED, ICE_DIAG_MANGLED,
+	  { "default address" }, { "ALG" } },
+	{ "perm-denied", f_perm_denied, ICE_DIAG_R_FAILED, ICE_DIAG_TURN_PERMISSION_DENIED,
+	  { "127.0.0.1", "403", "peer policy", "relay 198.18.1.1:49488" }, { "peer policy" } },
+	{ "perm-denied, but 401s", f_perm_denied_but_401, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_OUT,
+	  { "401" }, { "password" } },
+	{ "perm-denied report", f_perm_denied_report, ICE_DIAG_R_FAILED,
+	  ICE_DIAG_TURN_PERMISSION_DENIED, { "198.18.2.2", "403", "relay 198.18.1.1:49488" },
+	  { "peer policy" } },
+	{ "alloc-lost", f_alloc_lost, ICE_DIAG_R_FAILED, ICE_DIAG_TURN_ALLOCATION_LOST,
+	  { "allocation", "198.18.1.1:49488", "lost" }, { "relay went away" } },
+	{ "alloc-lost report", f_alloc_lost_report, ICE_DIAG_R_FAILED,
+	  ICE_DIAG_TURN_ALLOCATION_LOST, { "allocation", "198.18.1.1:49488" }, { "TURN" } },
+	{ "auth-out", f_auth_out, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_OUT,
+	  { "198.18.2.2:30992", "401", "7 checks of ours", "7 sent" },
+	  { "password in the description we were given" } },
+	{ "auth-out integrity", f_auth_out_integrity, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_OUT,
+	  { "6 answers", "198.18.2.2:30992", "MESSAGE-INTEGRITY" }, { "password" } },
+	{ "auth-in", f_auth_in, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_IN,
+	  { "4 checks from 198.18.2.2:30992", "4 MESSAGE-INTEGRITY", "0 wrong USERNAME" },
+	  { "our description reached it" } },
+	{ "auth-in peer record", f_auth_in_peer, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_IN,
+	  { "5 checks from 198.18.9.9:1111", "5 wrong USERNAME" }, { "user name" } },
+	{ "role-conflict", f_role_conflict, ICE_DIAG_R_FAILED, ICE_DIAG_ROLE_CONFLICT,
+	  { "3 487 Role Conflict answers", "198.18.2.2:30992", "controlling" },
+	  { "tie-breaker" } },
+	{ "non-symmetric", f_nonsym, ICE_DIAG_R_FAILED, ICE_DIAG_NON_SYMMETRIC,
+	  { "2 answers", "198.18.2.2:30992", "another address" }, { "symmetric" } },
+	{ "one-way-in", f_one_way_in, ICE_DIAG_R_FAILED, ICE_DIAG_ONE_WAY_IN,
+	  { "12 checks sent to 198.18.2.2:30992 from relay 198.18.1.1:49488", "none answered",
+	    "9 checks arrived from the peer" },
+	  { "firewalls toward the peer" } },
+	{ "one-way-in, two pairs", f_one_way_in_multi, ICE_DIAG_R_FAILED, ICE_DIAG_ONE_WAY_IN,
+	  { "12 checks sent to 198.18.2.2:30992 from relay 198.18.1.1:49488 (2 pairs, 17 checks "
+	    "in all)",
+	    "9 checks arrived" },
+	  { "" } },
+	{ "one-way-out", f_one_way_out, ICE_DIAG_R_FAILED, ICE_DIAG_ONE_WAY_OUT,
+	  { "2 checks of ours answered", "198.18.2.2:30992", "relay 198.18.1.1:49488",
+	    "no check arrived" },
+	  { "cannot reach us" } },
+	{ "no-response", f_no_response, ICE_DIAG_R_FAILED, ICE_DIAG_NO_RESPONSE,
+	  { "12 checks sent to 198.18.2.2:30992 from relay 198.18.1.1:49488", "none answered",
+	    "no check arrived" },
+	  { "either way" } },
+	{ "no-response icmp", f_no_response_icmp, ICE_DIAG_R_FAILED, ICE_DIAG_NO_RESPONSE,
+	  { "2 ICMP errors came back" }, { "firewalls" } },
+	{ "nothing sent", f_nothing_sent, ICE_DIAG_R_FAILED, ICE_DIAG_NO_RESPONSE,
+	  { "no check was sent (1 pair)" }, { "" } },
+	{ "checks-failed", f_checks_failed, ICE_DIAG_R_FAILED, ICE_DIAG_CHECKS_FAILED,
+	  { "400: 2", "1 of 1 peer check passed" }, { "records" } },
+	{ "interrupted", f_interrupted, ICE_DIAG_R_ABORTED, ICE_DIAG_INTERRUPTED,
+	  { "interrupted", "12 checks sent, 0 answered", "9 arrived" },
+	  { "evidence so far: one-way-in" } },
+	{ "peer-closed silent", f_peer_closed_silent, ICE_DIAG_R_ABORTED, ICE_DIAG_PEER_CLOSED,
+	  { "closed its side", "no check from it had arrived", "RFC 8863" },
+	  { "more time", "evidence so far: no-response" } },
+	{ "peer-closed heard", f_peer_closed_heard, ICE_DIAG_R_ABORTED, ICE_DIAG_PEER_CLOSED,
+	  { "closed its side", "9 of its checks had arrived" }, { "one-way-in" } },
+	{ "timeout", f_timeout, ICE_DIAG_R_ABORTED, ICE_DIAG_TIMEOUT,
+	  { "time limit", "7 checks sent, 0 answered", "5 arrived" },
+	  { "raise the time limit", "evidence so far: ice-auth-out" } },
+	{ "agent timeout", f_agent_timeout, ICE_DIAG_R_ABORTED, ICE_DIAG_TIMEOUT,
+	  { "time limit" }, { "no-response" } },
+	{ "concluded, then closed", f_concluded_then_closed, ICE_DIAG_R_FAILED,
+	  ICE_DIAG_ONE_WAY_OUT, { "no check arrived" }, { "cannot reach us" } },
+	{ "no pairs yet, time limit", f_no_pairs_running, ICE_DIAG_R_ABORTED, ICE_DIAG_TIMEOUT,
+	  { "time limit", "0 checks sent" }, { "no-remote-candidates", "no end-of-candidates" } },
+};
+
+static void check_words(const char *what, const char *text, const char *const *words, size_t n)
+{
+	for (size_t i = 0; i < n && words[i]; i++)
+		ck_assert_msg(strstr(text, words[i]), "%s: \"%s\" not in \"%s\"", what, words[i],
+			      text);
+}
+
+START_TEST(test_diag_pairs_table)
+{
+	const struct row *r = &rows[_i];
+	struct ice_diag_input *in = calloc(1, sizeof *in);
+	struct ice_diag d;
+	ck_assert_ptr_nonnull(in);
+	base(in);
+	r->fill(in);
+	ck_assert_int_eq(ice_diag_pairs(in, &d), 0);
+	ck_assert_msg(d.code == r->code, "%s: code %s, want %s (%s)", r->name, ice_diag_name(d.code),
+		      ice_diag_name(r->code), d.reason);
+	ck_assert_msg(d.result == r->result, "%s: result %s, want %s", r->name,
+		      ice_diag_result_name(d.result), ice_diag_result_name(r->result));
+	ck_assert(d.success == (r->result == ICE_DIAG_R_SUCCESS));
+	/* The pair quoted: the only one, or the busier of two; none when
+	 * there is no pair or the cause is not a pair's. */
+	if (in->n_pairs && r->code != ICE_DIAG_MANGLED && r->code != ICE_DIAG_ICE_AUTH_IN &&
+	    r->code != ICE_DIAG_CHECKS_FAILED && r->result != ICE_DIAG_R_ABORTED &&
+	    !(r->code == ICE_DIAG_NO_RESPONSE && !rec(in)->req_sent) && !in->n_relays)
+		ck_assert_msg(d.record == 0, "%s: record %d", r->name, d.record);
+	else if (!in->n_pairs)
+		ck_assert_int_eq(d.record, -1);
+	check_words(r->name, d.reason, r->reason, 4);
+	check_words(r->name, d.hint, r->hint, 2);
+	/* One line each. */
+	ck_assert_ptr_null(strchr(d.reason, '\n'));
+	ck_assert_ptr_null(strchr(d.hint, '\n'));
+	ck_assert_uint_gt(strlen(d.reason), 0);
+	if (r->result != ICE_DIAG_R_SUCCESS)
+		ck_assert_uint_gt(strlen(d.hint), 0);
+	free(in);
+}
+END_TEST
+
+START_TEST(test_diag_pairs_refused)
+{
+	struct ice_diag_input *in = calloc(1, sizeof *in);
+	struct ice_diag d;
+	ck_assert_ptr_nonnull(in);
+	base(in);
+	in->n_pairs = ICE_AGENT_PAIRS_MAX + 1;
+	ck_assert_int_eq(ice_diag_pairs(in, &d), PBX_E_INVALID);
+	in->n_pairs = 1;
+	in->n_relays = ICE_DIAG_RELAYS_MAX + 1;
+	ck_assert_int_eq(ice_diag_pairs(in, &d), PBX_E_INVALID);
+	free(in);
+}
+END_TEST
+
+/* Names: the servers' values and names unchanged, every pair code named
+ * once, with a hint. */
+START_TEST(test_diag_names)
+{
+	ck_assert_int_eq(ICE_DIAG_NO_CANDIDATE, 21);
+	ck_assert_str_eq(ice_diag_name(ICE_DIAG_TURN_AUTH), "turn-auth");
+	ck_assert_str_eq(ice_diag_name(ICE_DIAG_NO_CANDIDATE), "no-candidate");
+	ck_assert_str_eq(ice_diag_name(ICE_DIAG_ICE_AUTH_OUT), "ice-auth-out");
+	ck_assert_str_eq(ice_diag_name(ICE_DIAG_NO_PAIRS), "no-pairs");
+	ck_assert_str_eq(ice_diag_name(ICE_DIAG_PEER_CLOSED), "peer-closed");
+	ck_assert_str_eq(ice_diag_name(ICE_DIAG_COUNT), "unknown");
+	ck_assert_str_eq(ice_diag_hint(ICE_DIAG_COUNT), "");
+	for (int c = 1; c < ICE_DIAG_COUNT; c++) {
+		ck_assert_msg(ice_diag_name(c) && strcmp(ice_diag_name(c), "unknown"), "code %d", c);
+		ck_assert_msg(ice_diag_hint(c)[0], "code %d has no hint", c);
+		for (int k = 0; k < c; k++)
+			ck_assert_str_ne(ice_diag_name(c), ice_diag_name(k));
+	}
+	ck_assert_str_eq(ice_diag_result_name(ICE_DIAG_R_SUCCESS), "success");
+	ck_assert_str_eq(ice_diag_result_name(ICE_DIAG_R_FAILED), "failed");
+	ck_assert_str_eq(ice_diag_result_name(ICE_DIAG_R_ABORTED), "aborted");
+	ck_assert_str_eq(ice_diag_result_name((enum ice_diag_result)9), "unknown");
+}
+END_TEST
+
+/* ---- two real agents on a fake network (after test_ice_agent.c) ---- */
+
+struct net_ep {
+	struct ice_agent *ag;
+	int sock;
+	struct pbx_addr addr;
+};
+
+#define NET_Q_MAX 512
+
+struct net_pkt {
+	uint64_t at;
+	int to_ep;
+	struct pbx_addr from;
+	size_t len;
+	uint8_t b[ICE_AGENT_PACKET_MAX];
+};
+
+struct net {
+	uint64_t now;
+	struct net_ep ep[2];
+	bool mute[2];          /* everything from ep[i] is lost */
+	bool drop_requests[2]; /* Binding requests from ep[i] are lost */
+	size_t n_q;
+	struct net_pkt q[NET_Q_MAX];
+};
+
+static bool is_request(const uint8_t *b, size_t len)
+{
+	return len >= 2 && b[0] == 0x00 && b[1] == 0x01;
+}
+
+static void net_send(struct net *n, int from, const struct ice_tx *tx, const uint8_t *b)
+{
+	int to = 1 - from;
+	if (!pbx_addr_equal(&n->ep[to].addr, &tx->to) || n->mute[from] ||
+	    (n->drop_requests[from] && is_request(b, tx->len)))
+		return;
+	ck_assert_uint_lt(n->n_q, NET_Q_MAX);
+	struct net_pkt *p = &n->q[n->n_q++];
+	p->at = n->now + 5;
+	p->to_ep = to;
+	p->from = n->ep[from].addr;
+	p->len = tx->len;
+	memcpy(p->b, b, tx->len);
+}
+
+static void net_run(struct net *n, uint64_t until)
+{
+	uint8_t b[ICE_AGENT_PACKET_MAX];
+	struct ice_tx tx;
+	for (;;) {
+		for (size_t i = 0; i < n->n_q;) {
+			if (n->q[i].at > n->now) {
+				i++;
+				continue;
+			}
+			struct net_pkt *p = &n->q[i];
+			struct net_ep *e = &n->ep[p->to_ep];
+			enum ice_recv_kind kind;
+			ck_assert_int_eq(ice_agent_recv(e->ag, n->now, e->sock, &p->from, p->b,
+							p->len, &kind),
+					 0);
+			memmove(&n->q[i], &n->q[i + 1], (n->n_q - i - 1) * sizeof n->q[0]);
+			n->n_q--;
+		}
+		for (int i = 0; i < 2; i++) {
+			for (;;) {
+				ck_assert_int_eq(ice_agent_poll(n->ep[i].ag, n->now, b, sizeof b, &tx),
+						 0);
+				if (!tx.len)
+					break;
+				net_send(n, i, &tx, b);
+			}
+		}
+		uint64_t next = UINT64_MAX;
+		for (int i = 0; i < 2; i++) {
+			uint64_t d = ice_agent_next_deadline(n->ep[i].ag, n->now);
+			if (d < next)
+				next = d;
+		}
+		for (size_t i = 0; i < n->n_q; i++)
+			if (n->q[i].at < next)
+				next = n->q[i].at;
+		if (next > until)
+			break;
+		n->now = next > n->now ? next : n->now + 1;
+	}
+	n->now = until;
+}
+
+static struct ice_agent *agent(enum ice_role role, uint64_t tb, const char *ufrag,
+			       const char *pwd)
+{
+	struct ice_agent_config c;
+	struct ice_agent *a;
+	ice_agent_config_default(&c);
+	c.role = role;
+	c.tie_breaker = tb;
+	c.random_seed = tb * 7 + 1;
+	snprintf(c.ufrag, sizeof c.ufrag, "%s", ufrag);
+	snprintf(c.pwd, sizeof c.pwd, "%s", pwd);
+	ck_assert_int_eq(ice_agent_new(&c, &a), 0);
+	return a;
+}
+
+static struct ice_cand host(const char *addr, const char *fnd)
+{
+	struct ice_cand c;
+	memset(&c, 0, sizeof c);
+	c.component = 1;
+	c.transport = ICE_UDP;
+	c.type = ICE_HOST;
+	c.addr = addr_of(addr);
+	c.port = pbx_addr_port(&c.addr);
+	snprintf(c.foundation, sizeof c.foundation, "%s", fnd);
+	ck_assert_int_eq(ice_cand_priority(NULL, ICE_HOST, 65535, 1, &c.priority), 0);
+	return c;
+}
+
+/* A (192.0.2.1:1000) and B (192.0.2.2:2000), one host candidate each,
+ * each told the other's description with the passwords given. */
+static struct net *duo(enum ice_role ra, const char *pwd_b_told_to_a,
+		       const char *pwd_a_told_to_b)
+{
+	struct net *n = calloc(1, sizeof *n);
+	ck_assert_ptr_nonnull(n);
+	n->ep[0].ag = agent(ra, 50, UFRAG_A, PWD_A);
+	n->ep[1].ag = agent(ra == ICE_CONTROLLING ? ICE_CONTROLLED : ICE_CONTROLLING, 40, UFRAG_B,
+			    PWD_B);
+	n->ep[0].sock = 1;
+	n->ep[1].sock = 2;
+	n->ep[0].addr = addr_of("192.0.2.1:1000");
+	n->ep[1].addr = addr_of("192.0.2.2:2000");
+	const char *pwd[2] = { pwd_b_told_to_a, pwd_a_told_to_b };
+	const char *ufrag[2] = { UFRAG_B, UFRAG_A };
+	const char *addr[2] = { "192.0.2.1:1000", "192.0.2.2:2000" };
+	for (int i = 0; i < 2; i++) {
+		struct ice_agent *a = n->ep[i].ag;
+		struct ice_cand l = host(addr[i], i ? "hb" : "ha"), r = host(addr[1 - i], "r");
+		ck_assert_int_eq(ice_agent_add_local(a, 0, &l, n->ep[i].sock, &l.addr), 0);
+		ice_agent_end_of_local(a, 0);
+		ck_assert_int_eq(ice_agent_set_remote(a, 0, pbx_span_cstr(ufrag[i]),
+						      pbx_span_cstr(pwd[i]), false),
+				 0);
+		ck_assert_int_eq(ice_agent_add_remote(a, 0, &r), 0);
+		ice_agent_end_of_remote(a, 0);
+	}
+	return n;
+}
+
+static void duo_free(struct net *n)
+{
+	ice_agent_free(n->ep[0].ag);
+	ice_agent_free(n->ep[1].ag);
+	free(n);
+}
+
+/* The diagnosis of side i, the caller's time limit expired. */
+static void diagnose(struct net *n, int i, struct ice_diag *d)
+{
+	struct ice_diag_input *in = calloc(1, sizeof *in);
+	ck_assert_ptr_nonnull(in);
+	ck_assert_int_eq(ice_diag_input_from_agent(n->ep[i].ag, in), 0);
+	ck_assert_uint_eq(in->local_v4, 1);
+	ck_assert_uint_eq(in->remote_v4, 1);
+	ck_assert(in->end_of_remote);
+	in->time_limit = true;
+	ck_assert_int_eq(ice_diag_pairs(in, d), 0);
+	free(in);
+}
+
+static void expect(struct net *n, int i, enum ice_diag_result res, enum ice_diag_code code,
+		   const char *word)
+{
+	struct ice_diag d;
+	diagnose(n, i, &d);
+	ck_assert_msg(d.code == code && d.result == res, "side %c: %s %s (%s), want %s %s",
+		      "AB"[i], ice_diag_result_name(d.result), ice_diag_name(d.code), d.reason,
+		      ice_diag_result_name(res), ice_diag_name(code));
+	ck_assert_msg(strstr(d.reason, word), "side %c: \"%s\" not in \"%s\"", "AB"[i], word,
+		      d.reason);
+	if (getenv("DIAG_SHOW"))
+		printf("%c: %s %s: %s / %s\n", "AB"[i], ice_diag_result_name(d.result),
+		       ice_diag_name(d.code), d.reason, d.hint);
+	ck_assert_ptr_null(strstr(d.reason, PWD_A));
+	ck_assert_ptr_null(strstr(d.reason, PWD_B));
+	ck_assert_ptr_null(strstr(d.hint, PWD_A));
+	ck_assert_ptr_null(strstr(d.hint, PWD_B));
+}
+
+START_TEST(test_diag_run_success)
+{
+	struct net *n = duo(ICE_CONTROLLING, PWD_B, PWD_A);
+	net_run(n, 5000);
+	expect(n, 0, ICE_DIAG_R_SUCCESS, ICE_DIAG_OK, "host 192.0.2.1:1000 -> host 192.0.2.2:2000");
+	expect(n, 1, ICE_DIAG_R_SUCCESS, ICE_DIAG_OK, "host 192.0.2.2:2000 -> host 192.0.2.1:1000");
+	duo_free(n);
+}
+END_TEST
+
+/* B (controlling) was told a wrong password for A: A refuses B's checks
+ * with 401; A's own checks are answered, but no nomination can reach it. */
+START_TEST(test_diag_run_wrong_password)
+{
+	struct net *n = duo(ICE_CONTROLLED, PWD_B, PWD_WRONG);
+	net_run(n, 60000);
+	expect(n, 1, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_OUT, "401");
+	expect(n, 0, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_IN, "MESSAGE-INTEGRITY");
+	duo_free(n);
+}
+END_TEST
+
+/* B's (controlling) requests are lost on the way to A, answers pass: A's
+ * checks are answered but B's never arrive; B hears A but gets no answer. */
+START_TEST(test_diag_run_one_way)
+{
+	struct net *n = duo(ICE_CONTROLLED, PWD_B, PWD_A);
+	n->drop_requests[1] = true;
+	net_run(n, 120000);
+	expect(n, 0, ICE_DIAG_R_FAILED, ICE_DIAG_ONE_WAY_OUT, "no check arrived");
+	expect(n, 1, ICE_DIAG_R_FAILED, ICE_DIAG_ONE_WAY_IN,
+	       "sent to 192.0.2.1:1000 from host 192.0.2.2:2000");
+	duo_free(n);
+}
+END_TEST
+
+START_TEST(test_diag_run_all_dropped)
+{
+	struct net *n = duo(ICE_CONTROLLING, PWD_B, PWD_A);
+	n->mute[0] = n->mute[1] = true;
+	net_run(n, 120000);
+	expect(n, 0, ICE_DIAG_R_FAILED, ICE_DIAG_NO_RESPONSE, "none answered");
+	expect(n, 1, ICE_DIAG_R_FAILED, ICE_DIAG_NO_RESPONSE, "no check arrived");
+	duo_free(n);
+}
+END_TEST
+
+/* Stopped early, the checks still running: aborted by the time limit. */
+START_TEST(test_diag_run_aborted)
+{
+	struct net *n = duo(ICE_CONTROLLING, PWD_B, PWD_A);
+	n->mute[0] = n->mute[1] = true;
+	net_run(n, 1000);
+	expect(n, 0, ICE_DIAG_R_ABORTED, ICE_DIAG_TIMEOUT, "time limit");
+	duo_free(n);
+}
+END_TEST
+
+static Suite *ice_diag_suite(void)
+{
+	Suite *s = suite_create("ice_diag");
+	TCase *tc = tcase_create("pairs");
+	tcase_add_loop_test(tc, test_diag_pairs_table, 0, (int)(sizeof rows / sizeof rows[0]));
+	tcase_add_test(tc, test_diag_pairs_refused);
+	tcase_add_test(tc, test_diag_names);
+	tcase_add_test(tc, test_diag_run_success);
+	tcase_add_test(tc, test_diag_run_wrong_password);
+	tcase_add_test(tc, test_diag_run_one_way);
+	tcase_add_test(tc, test_diag_run_all_dropped);
+	tcase_add_test(tc, test_diag_run_aborted);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(ice_diag_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
