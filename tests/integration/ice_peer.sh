@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# ice_peer - rpctl ice-test peer, our ICE agent, against two independent
+# agents through coturn on loopback, over the line protocol of ice/pair.py:
+# relay-only over TURN/UDP controlling against libnice and controlled
+# against werift-ice, over TURN/TCP against libnice, and host-only against
+# libnice.  Both sides exit 0, rpctl selects relay -> relay (host -> host
+# for the host row), the hello and its echo cross, and coturn logs one
+# release (Refresh lifetime=0) for every allocation rpctl made.  A peer
+# that goes away before its block ends leaves rpctl ABORTED peer-closed
+# (exit 2), and SIGINT during the checks ABORTED interrupted (exit 2), each
+# with its allocation released; --json follows the block on stdout.
+# Peers: libnice (nice_peer), werift-ice, coturn, python3.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/ice/lib.sh"
+need turnserver python3 ss
+ice_need_nice
+ice_need_werift
+
+P=$(free_udp)
+ice_coturn coturn "" 127.0.0.1 "$P" "user=alice:secret
+allow-loopback-peers"
+
+# rpctl's side: the block on stdout for pair.py, the report into $T/NAME.rp.
+cat >"$T/rp.sh" <<SH
+#!/bin/sh
+r=\$1
+shift
+exec 3>&1
+PBXEDGE_TURN_PASSWORD=secret exec env -u PBXEDGE_DB HOME="$T/empty" \
+	"$RPCTL" ice-test peer --out /dev/fd/3 "\$@" >"\$r" 2>&1
+SH
+chmod +x "$T/rp.sh"
+rp() { local name=$1; shift; echo "$T/rp.sh $T/$name.rp --timeout 15 $*"; }
+turn="--turn turn:127.0.0.1:$P --user alice --policy relay"
+tn="--turn 127.0.0.1:$P --user nice --pass secret --relay-only --timeout 15"
+tw="--turn 127.0.0.1:$P --user werift --pass secret --relay-only --timeout 15"
+
+ice_pair udp-rn 20 "$(rp udp-rn --controlling $turn)" "$NICE --tag B $tn"
+ice_pair udp-wr 20 "$WERIFT --controlling --tag A $tw" "$(rp udp-wr --controlled $turn)"
+ice_pair tcp-rn 20 "$(rp tcp-rn --controlling --turn turn:127.0.0.1:$P?transport=tcp \
+	--user alice --policy relay)" "$NICE --tag B $tn"
+ice_pair host-rn 20 "$(rp host-rn --policy host --local 127.0.0.1)" \
+	"$NICE --tag B --local 127.0.0.1 --timeout 15"
+gone="sh -c 'echo a=ice-ufrag:gone; sleep 1; exit 5'"
+ice_pair gone-r 20 "$gone" "$(rp gone-r --controlled $turn)"
+
+report() { cat "$T/$1.rp" "$T/$1.log"; }
+for p in udp-rn udp-wr tcp-rn host-rn; do
+	ice_expect "$p" 0 0
+	grep -q "^ICE: Conclusion SUCCESS" "$T/$p.rp" || fail "$p: no success: $(report "$p")"
+done
+for p in udp-rn udp-wr tcp-rn; do
+	grep -Eq "^ICE: Selected relay [^ ]+ -> relay " "$T/$p.rp" ||
+		fail "$p: rpctl did not select relay -> relay: $(report "$p")"
+done
+grep -Eq "^ICE: Selected host 127\.0\.0\.1:[0-9]+ -> host 127\.0\.0\.1:" "$T/host-rn.rp" ||
+	fail "host-rn: rpctl did not select host -> host: $(report host-rn)"
+# The echo: libnice echoed rpctl's hello; werift got its hello back.
+for p in udp-rn tcp-rn host-rn; do
+	grep -q "^B echoed" "$T/$p.log" || fail "$p: libnice echoed nothing: $(report "$p")"
+done
+grep -q "^A received: hello over ICE" "$T/udp-wr.log" ||
+	fail "udp-wr: werift got no echo: $(report udp-wr)"
+ice_expect_selected udp-wr A "relay->relay"
+ice_expect gone-r 5 2
+grep -q "^ICE: Conclusion ABORTED (peer-closed: " "$T/gone-r.rp" ||
+	fail "gone-r: not aborted: $(report gone-r)"
+
+
+# SIGINT while the checks run (the peer's candidate never answers):
+# ABORTED interrupted, exit 2; with --json the object follows the block
+# on the one standard output.
+mkfifo "$T/int.in"
+PBXEDGE_TURN_PASSWORD=secret env -u PBXEDGE_DB HOME="$T/empty" "$RPCTL" --json \
+	ice-test peer --controlled $turn --in "$T/int.in" --timeout 15 \
+	>"$T/int.out" 2>"$T/int.err" &
+pid=$!
+PIDS+=("$pid")
+exec 8>"$T/int.in"
+wait_log "$T/int.out" "^a=end-of-candidates"
+printf '%s\n' a=ice-ufrag:abcd a=ice-pwd:abcdabcdabcdabcdabcdabcd \
+	"a=candidate:1 1 UDP 2130706431 127.0.0.1 9 typ host" a=end-of-candidates >&8
+sleep 0.5
+kill -INT "$pid"
+wait_exit "$pid" 10
+exec 8>&-
+[ "$EXIT_STATUS" = 2 ] || fail "SIGINT: exit $EXIT_STATUS: $(cat "$T/int.out" "$T/int.err")"
+python3 - "$T/int.out" <<'PY' || fail "SIGINT: bad output: $(cat "$T/int.out")"
+import json, sys
+text = open(sys.argv[1]).read()
+block, _, rest = text.partition("a=end-of-candidates\n")
+assert block.startswith("a=ice-ufrag:") and "typ relay" in block, block
+o = json.loads(rest)
+c = o["conclusion"]
+assert (c["result"], c["code"]) == ("ABORTED", "interrupted"), c
+assert o["role"] == "controlled" and o["remote_candidates"] == 1, o
+assert o["pairs"] and o["pairs"][0]["requests_sent"] > 0, o["pairs"]
+PY
+
+# coturn: rpctl made 5 allocations, each released once.
+C="$T/coturn.log"
+wait_count "$C" "user <alice>: incoming packet ALLOCATE processed, success" 5
+wait_count "$C" "username=<alice>, lifetime=0" 5
+n=$(grep -Ec "user <alice>: incoming packet ALLOCATE processed, success" "$C")
+[ "$n" = 5 ] || fail "rpctl made $n allocations, expected 5"
+n=$(grep -Ec "username=<alice>, lifetime=0" "$C")
+[ "$n" = 5 ] || fail "rpctl released $n times for 5 allocations"
+echo "ice_peer: ok"
