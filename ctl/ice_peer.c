@@ -55,6 +55,9 @@ struct peer {
 	bool echoed;              /* controlled: echoed at least once */
 	int64_t echoed_at, next_hello;
 	bool bound;               /* the selected relay pair has a channel */
+	/* Refusals of permissions already reported to the agent, per relay
+	 * and remote candidate. */
+	bool refused[ICE_GATHER_RELAYS_MAX][ICE_DESC_CANDS_MAX];
 	/* The conclusion. */
 	enum peer_end end;
 	char code[32];
@@ -357,6 +360,29 @@ static void run_agent(struct peer *p)
 	}
 }
 
+/* A permission the TURN server refused (403 for a peer it will not
+ * relay to, say) goes into the agent's records of the pairs concerned. */
+static void report_refusals(struct peer *p)
+{
+	for (size_t i = 0; i < ice_gather_n_cands(p->g); i++) {
+		const struct ice_gathered *x = ice_gather_cand(p->g, i);
+		struct turn_client *tc = ice_gather_relay(p->g, x->relay);
+		if (x->cand.type != ICE_RELAY || !tc || x->relay >= ICE_GATHER_RELAYS_MAX)
+			continue;
+		for (size_t k = 0; k < p->remote_fed && k < ICE_DESC_CANDS_MAX; k++) {
+			const struct pbx_addr *to = &p->remote.cands[k].addr;
+			struct turn_result r;
+			if (p->refused[x->relay][k] ||
+			    pbx_addr_family(to) != pbx_addr_family(&x->cand.addr) ||
+			    turn_client_permission(tc, to, &r) != TURN_P_FAILED)
+				continue;
+			p->refused[x->relay][k] = true;
+			ice_agent_report(p->agent, (uint64_t)now_of(p), ICE_IO_RELAY_SOCK(x->relay),
+					 to, ICE_REPORT_TURN_REFUSED, r.code);
+		}
+	}
+}
+
 /* What the selected pair needs: a channel on its relay, the hello. */
 static void on_selected(struct peer *p, const struct ice_pair *sel, int64_t now)
 {
@@ -438,7 +464,6 @@ static void run(struct peer *p)
 		return;
 	}
 	p->io.extra_fd = p->in_fd;
-	p->io.extra_ready = true; /* try a read at once */
 	while (p->end == END_NONE) {
 		int64_t now = now_of(p);
 		if (ice_stop) {
@@ -456,6 +481,7 @@ static void run(struct peer *p)
 		if (p->end != END_NONE)
 			break;
 		run_agent(p);
+		report_refusals(p);
 		judge(p, now_of(p));
 		if (p->end != END_NONE)
 			break;
@@ -532,19 +558,19 @@ static void print_text(struct peer *p)
 			free(cells[i]);
 		free(cells);
 	}
+	fputc('\n', o);
 	const struct ice_pair *sel;
 	if (p->agent && ice_agent_selected(p->agent, &sel) == 0) {
 		char a[64], b[64];
 		ice_addr_text(&sel->local, a, sizeof a);
 		ice_addr_text(&sel->remote, b, sizeof b);
-		fprintf(o, "\nICE: Selected %s %s -> %s %s\n", ice_cand_type_name(sel->local_type), a,
+		fprintf(o, "ICE: Selected %s %s -> %s %s\n", ice_cand_type_name(sel->local_type), a,
 			ice_cand_type_name(sel->remote_type), b);
 	}
 	if (p->dflt == ICE_DEFAULT_MANGLED)
 		fprintf(o, "ICE: Warning: the SDP's default address (c= and m=) is none of its "
 			   "candidates: something on the way rewrote it (an ALG or SBC)\n");
-	fprintf(o, "%sICE: Conclusion %s (%s: %s)\n", p->agent ? "" : "\n", end_name(p->end),
-		p->code, p->reason);
+	fprintf(o, "ICE: Conclusion %s (%s: %s)\n", end_name(p->end), p->code, p->reason);
 }
 
 static void print_json(struct peer *p)

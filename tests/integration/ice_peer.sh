@@ -3,7 +3,8 @@
 # agents through coturn on loopback, over the line protocol of ice/pair.py:
 # relay-only over TURN/UDP controlling against libnice and controlled
 # against werift-ice, over TURN/TCP against libnice, and host-only against
-# libnice.  Both sides exit 0, rpctl selects relay -> relay (host -> host
+# libnice, and against libnice with its block handed over as a whole SDP
+# body whose default address was rewritten (reported).  Both sides exit 0, rpctl selects relay -> relay (host -> host
 # for the host row), the hello and its echo cross, and coturn logs one
 # release (Refresh lifetime=0) for every allocation rpctl made.  A peer
 # that goes away before its block ends leaves rpctl ABORTED peer-closed
@@ -41,22 +42,38 @@ ice_pair tcp-rn 20 "$(rp tcp-rn --controlling --turn turn:127.0.0.1:$P?transport
 	--user alice --policy relay)" "$NICE --tag B $tn"
 ice_pair host-rn 20 "$(rp host-rn --policy host --local 127.0.0.1)" \
 	"$NICE --tag B --local 127.0.0.1 --timeout 15"
+# The peer's block wrapped into a whole SDP body whose c=/m= default
+# address is none of its candidates (as an ALG would leave it).
+cat >"$T/sdp.py" <<'PY'
+import sys
+lines = []
+for line in sys.stdin:
+    lines.append(line.rstrip("\r\n"))
+    if line.startswith("a=end-of-candidates"):
+        break
+head = ["v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "c=IN IP4 192.0.2.1", "t=0 0",
+        "m=audio 4000 RTP/AVP 0"]
+sys.stdout.write("".join(l + "\r\n" for l in head + lines))
+PY
+ice_pair sdp-rn 20 "sh -c 'python3 $T/sdp.py | $(rp sdp-rn $turn)'" "$NICE --tag B $tn"
 gone="sh -c 'echo a=ice-ufrag:gone; sleep 1; exit 5'"
 ice_pair gone-r 20 "$gone" "$(rp gone-r --controlled $turn)"
 
 report() { cat "$T/$1.rp" "$T/$1.log"; }
-for p in udp-rn udp-wr tcp-rn host-rn; do
+for p in udp-rn udp-wr tcp-rn host-rn sdp-rn; do
 	ice_expect "$p" 0 0
 	grep -q "^ICE: Conclusion SUCCESS" "$T/$p.rp" || fail "$p: no success: $(report "$p")"
 done
-for p in udp-rn udp-wr tcp-rn; do
+grep -q "^ICE: Warning: the SDP's default address" "$T/sdp-rn.rp" ||
+	fail "sdp-rn: the mangled default address is not reported: $(report sdp-rn)"
+for p in udp-rn udp-wr tcp-rn sdp-rn; do
 	grep -Eq "^ICE: Selected relay [^ ]+ -> relay " "$T/$p.rp" ||
 		fail "$p: rpctl did not select relay -> relay: $(report "$p")"
 done
 grep -Eq "^ICE: Selected host 127\.0\.0\.1:[0-9]+ -> host 127\.0\.0\.1:" "$T/host-rn.rp" ||
 	fail "host-rn: rpctl did not select host -> host: $(report host-rn)"
 # The echo: libnice echoed rpctl's hello; werift got its hello back.
-for p in udp-rn tcp-rn host-rn; do
+for p in udp-rn tcp-rn host-rn sdp-rn; do
 	grep -q "^B echoed" "$T/$p.log" || fail "$p: libnice echoed nothing: $(report "$p")"
 done
 grep -q "^A received: hello over ICE" "$T/udp-wr.log" ||
@@ -97,12 +114,12 @@ assert o["role"] == "controlled" and o["remote_candidates"] == 1, o
 assert o["pairs"] and o["pairs"][0]["requests_sent"] > 0, o["pairs"]
 PY
 
-# coturn: rpctl made 5 allocations, each released once.
+# coturn: rpctl made 6 allocations, each released once.
 C="$T/coturn.log"
-wait_count "$C" "user <alice>: incoming packet ALLOCATE processed, success" 5
-wait_count "$C" "username=<alice>, lifetime=0" 5
+wait_count "$C" "user <alice>: incoming packet ALLOCATE processed, success" 6
+wait_count "$C" "username=<alice>, lifetime=0" 6
 n=$(grep -Ec "user <alice>: incoming packet ALLOCATE processed, success" "$C")
-[ "$n" = 5 ] || fail "rpctl made $n allocations, expected 5"
+[ "$n" = 6 ] || fail "rpctl made $n allocations, expected 6"
 n=$(grep -Ec "username=<alice>, lifetime=0" "$C")
-[ "$n" = 5 ] || fail "rpctl released $n times for 5 allocations"
+[ "$n" = 6 ] || fail "rpctl released $n times for 6 allocations"
 echo "ice_peer: ok"
