@@ -230,7 +230,7 @@ static int secret_row(void *arg, const struct store_col *cols, int ncols)
 }
 
 /* A TURN REST credential minted from the newest active secret. */
-static int mint_rest(struct ctl *c, struct ice_run *r)
+int ice_mint_rest(struct ctl *c, struct ice_run *r)
 {
 	if (!c->st)
 		return ctl_fail(c, "--rest-secret-from-store needs the store (no store at %s)",
@@ -707,6 +707,22 @@ static void print_json(struct ctl *c, struct ice_gather *g, const char *result,
 
 /* ---- the command ---- */
 
+int ice_tls_creds(struct ctl *c, struct ice_run *r, struct pbx_tls_creds **out)
+{
+	*out = NULL;
+	bool want_tls = false;
+	for (size_t i = 0; i < r->n_servers; i++)
+		want_tls = want_tls || r->servers[i].uri.transport == STUN_URI_TLS;
+	if (!want_tls)
+		return 0;
+	const char *ca = r->a.ca;
+	if (!ca && access(SYSTEM_CA, R_OK) == 0)
+		ca = SYSTEM_CA;
+	if (pbx_tls_client_creds_new(ca, NULL, out, &c->err))
+		return ctl_fail_err(c);
+	return 0;
+}
+
 static int gather(struct ctl *c, struct ice_run *r, struct ice_gather **gp, bool *aborted)
 {
 	struct ice_gather_config cfg = {
@@ -724,18 +740,10 @@ static int gather(struct ctl *c, struct ice_run *r, struct ice_gather **gp, bool
 				rc == PBX_E_TOOLONG ? "too many servers or addresses" : "bad input");
 	}
 	struct pbx_tls_creds *creds = NULL;
-	bool want_tls = false;
-	for (size_t i = 0; i < r->n_servers; i++)
-		want_tls = want_tls || r->servers[i].uri.transport == STUN_URI_TLS;
-	if (want_tls) {
-		const char *ca = r->a.ca;
-		if (!ca && access(SYSTEM_CA, R_OK) == 0)
-			ca = SYSTEM_CA;
-		if (pbx_tls_client_creds_new(ca, NULL, &creds, &c->err)) {
-			for (size_t i = 0; i < r->n_hosts; i++)
-				close(r->host_fds[i]);
-			return ctl_fail_err(c);
-		}
+	if (ice_tls_creds(c, r, &creds)) {
+		for (size_t i = 0; i < r->n_hosts; i++)
+			close(r->host_fds[i]);
+		return 1;
 	}
 	static struct ice_io io;
 	ice_io_init(&io, *gp, r->host_fds, r->n_hosts, creds, r->a.sni, r->servers);
@@ -829,7 +837,7 @@ static int cmd_servers(struct ctl *c, int argc, char **argv)
 	int rc = 1;
 	if (ice_open_store(c) || ice_read_password(c, &r))
 		goto out;
-	if (r.a.rest && mint_rest(c, &r))
+	if (r.a.rest && ice_mint_rest(c, &r))
 		goto out;
 	for (size_t i = 0; i < r.a.n_stun; i++)
 		if (ice_parse_uri(c, &r, r.a.stun[i], false))
@@ -869,8 +877,9 @@ static const struct ctl_cmd cmds[] = {
 	  "the appliance's own stund and turnd from the store" },
 	{ "ice-test peer",
 	  "[--controlling|--controlled] [--stun URI]... [--turn URI]... [--user NAME] "
-	  "[--password-file FILE] [--family 4|6|both] [--local ADDR]... "
-	  "[--transport udp|tcp] [--policy relay|srflx|host|all] [--in FILE] [--out FILE] "
+	  "[--password-file FILE] [--rest-secret-from-store] [--family 4|6|both] [--local ADDR]... "
+	  "[--transport udp|tcp|tls] [--ca FILE] [--sni NAME] [--policy relay|srflx|host|all] "
+	  "[--in FILE] [--out FILE] "
 	  "[--timeout SEC] [--gather-timeout SEC] [--verbose]",
 	  0, 0, 0, CTL_NO_STORE | CTL_OWN_OPTS, ice_cmd_peer,
 	  "run our ICE agent against another one over the ICE test peers' line protocol: "

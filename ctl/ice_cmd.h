@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <pbxedge/ice.h>
+#include <pbxedge/tls.h>
 
 #include "ctl.h"
 
@@ -59,6 +60,11 @@ int ice_read_password(struct ctl *c, struct ice_run *r);
 int ice_parse_uri(struct ctl *c, struct ice_run *r, const char *text, bool turn);
 int ice_bind_hosts(struct ctl *c, struct ice_run *r);
 int ice_open_store(struct ctl *c);
+/* A TURN REST credential from the store's newest secret into r. */
+int ice_mint_rest(struct ctl *c, struct ice_run *r);
+/* TLS client credentials (--ca, else the system's bundle) into *out when
+ * a server is reached over TLS, else NULL; 0 or 1 (reported). */
+int ice_tls_creds(struct ctl *c, struct ice_run *r, struct pbx_tls_creds **out);
 void ice_addr_text(const struct pbx_addr *a, char *buf, size_t n);
 void ice_json_addr(struct json *j, const struct pbx_addr *a);
 

@@ -37,6 +37,7 @@ struct peer {
 	struct ctl *c;
 	struct ice_run r;
 	struct ice_gather *g;
+	struct pbx_tls_creds *tls;
 	struct ice_io io;
 	struct ice_agent *agent;
 	struct ice_desc local, remote;
@@ -693,13 +694,18 @@ static int setup_gather(struct peer *p)
 		.unix_now = (int64_t)time(NULL),
 	};
 	int rc = ice_gather_new(&cfg, &p->g);
+	if (rc == 0 && ice_tls_creds(p->c, r, &p->tls)) {
+		for (size_t i = 0; i < r->n_hosts; i++)
+			close(r->host_fds[i]);
+		return 1;
+	}
 	if (rc) {
 		for (size_t i = 0; i < r->n_hosts; i++)
 			close(r->host_fds[i]);
 		return ctl_fail(p->c, "cannot set up the gathering (%s)",
 				rc == PBX_E_TOOLONG ? "too many servers or addresses" : "bad input");
 	}
-	ice_io_init(&p->io, p->g, r->host_fds, r->n_hosts, NULL, r->a.sni, r->servers);
+	ice_io_init(&p->io, p->g, r->host_fds, r->n_hosts, p->tls, r->a.sni, r->servers);
 	p->io.verbose = r->a.verbose ? stderr : NULL;
 	return 0;
 }
@@ -714,17 +720,14 @@ int ice_cmd_peer(struct ctl *c, int argc, char **argv)
 	int rc = 1;
 	if (open_streams(&p) || ice_read_password(c, &p.r))
 		goto out;
+	if (p.r.a.rest && (ice_open_store(c) || ice_mint_rest(c, &p.r)))
+		goto out;
 	for (size_t i = 0; i < p.r.a.n_stun; i++)
 		if (ice_parse_uri(c, &p.r, p.r.a.stun[i], false))
 			goto out;
 	for (size_t i = 0; i < p.r.a.n_turn; i++)
 		if (ice_parse_uri(c, &p.r, p.r.a.turn[i], true))
 			goto out;
-	for (size_t i = 0; i < p.r.n_servers; i++)
-		if (p.r.servers[i].uri.transport == STUN_URI_TLS) {
-			ctl_fail(c, "TURN over TLS is not supported by the peer mode yet");
-			goto out;
-		}
 	if (ice_bind_hosts(c, &p.r) || setup_gather(&p))
 		goto out;
 	ice_desc_init(&p.remote);
@@ -742,8 +745,14 @@ int ice_cmd_peer(struct ctl *c, int argc, char **argv)
 out:
 	ice_agent_free(p.agent);
 	ice_gather_free(p.g);
+	if (p.tls)
+		pbx_tls_creds_unref(p.tls);
 	free(p.sdp_buf);
 	close_streams(&p);
 	explicit_bzero(p.r.password, sizeof p.r.password);
+	if (c->st) {
+		store_close(c->st);
+		c->st = NULL;
+	}
 	return rc;
 }

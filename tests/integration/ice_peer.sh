@@ -2,7 +2,8 @@
 # ice_peer - rpctl ice-test peer, our ICE agent, against two independent
 # agents through coturn on loopback, over the line protocol of ice/pair.py:
 # relay-only over TURN/UDP controlling against libnice and controlled
-# against werift-ice, over TURN/TCP against libnice, and host-only against
+# against werift-ice, over TURN/TCP against libnice, over TURN/TLS (a test
+# CA) against werift-ice, and host-only against
 # libnice, and against libnice with its block handed over as a whole SDP
 # body whose default address was rewritten (reported).  Both sides exit 0, rpctl selects relay -> relay (host -> host
 # for the host row), the hello and its echo cross, and coturn logs one
@@ -10,16 +11,22 @@
 # that goes away before its block ends leaves rpctl ABORTED peer-closed
 # (exit 2), and SIGINT during the checks ABORTED interrupted (exit 2), each
 # with its allocation released; --json follows the block on stdout.
-# Peers: libnice (nice_peer), werift-ice, coturn, python3.
+# Peers: libnice (nice_peer), werift-ice, coturn, certtool, python3.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ice/lib.sh"
-need turnserver python3 ss
+need turnserver python3 ss certtool
 ice_need_nice
 ice_need_werift
 
 P=$(free_udp)
+TLS=$(free_port)
+make_certs "$T/pki" turn.test 127.0.0.1
 ice_coturn coturn "" 127.0.0.1 "$P" "user=alice:secret
+tls-listening-port=$TLS
+cert=$T/pki/server.pem
+pkey=$T/pki/server.key
 allow-loopback-peers"
+wait_listening "$TLS"
 
 # rpctl's side: the block on stdout for pair.py, the report into $T/NAME.rp.
 cat >"$T/rp.sh" <<SH
@@ -40,6 +47,9 @@ ice_pair udp-rn 20 "$(rp udp-rn --controlling $turn)" "$NICE --tag B $tn"
 ice_pair udp-wr 20 "$WERIFT --controlling --tag A $tw" "$(rp udp-wr --controlled $turn)"
 ice_pair tcp-rn 20 "$(rp tcp-rn --controlling --turn turn:127.0.0.1:$P?transport=tcp \
 	--user alice --policy relay)" "$NICE --tag B $tn"
+ice_pair tls-rw 20 "$(rp tls-rw --turn turns:127.0.0.1:$TLS --ca $T/pki/ca.pem --sni turn.test \
+	--user alice --policy relay)" "$WERIFT --tag B ${tw/--turn 127.0.0.1:$P/--turn 127.0.0.1:$TLS} \
+	--turn-tls --ca $T/pki/ca.pem --sni turn.test"
 ice_pair host-rn 20 "$(rp host-rn --policy host --local 127.0.0.1)" \
 	"$NICE --tag B --local 127.0.0.1 --timeout 15"
 # The peer's block wrapped into a whole SDP body whose c=/m= default
@@ -60,13 +70,13 @@ gone="sh -c 'echo a=ice-ufrag:gone; sleep 1; exit 5'"
 ice_pair gone-r 20 "$gone" "$(rp gone-r --controlled $turn)"
 
 report() { cat "$T/$1.rp" "$T/$1.log"; }
-for p in udp-rn udp-wr tcp-rn host-rn sdp-rn; do
+for p in udp-rn udp-wr tcp-rn tls-rw host-rn sdp-rn; do
 	ice_expect "$p" 0 0
 	grep -q "^ICE: Conclusion SUCCESS" "$T/$p.rp" || fail "$p: no success: $(report "$p")"
 done
 grep -q "^ICE: Warning: the SDP's default address" "$T/sdp-rn.rp" ||
 	fail "sdp-rn: the mangled default address is not reported: $(report sdp-rn)"
-for p in udp-rn udp-wr tcp-rn sdp-rn; do
+for p in udp-rn udp-wr tcp-rn tls-rw sdp-rn; do
 	grep -Eq "^ICE: Selected relay [^ ]+ -> relay " "$T/$p.rp" ||
 		fail "$p: rpctl did not select relay -> relay: $(report "$p")"
 done
@@ -78,6 +88,8 @@ for p in udp-rn tcp-rn host-rn sdp-rn; do
 done
 grep -q "^A received: hello over ICE" "$T/udp-wr.log" ||
 	fail "udp-wr: werift got no echo: $(report udp-wr)"
+grep -q "^B received: hello over ICE" "$T/tls-rw.log" ||
+	fail "tls-rw: werift got no hello: $(report tls-rw)"
 ice_expect_selected udp-wr A "relay->relay"
 ice_expect gone-r 5 2
 grep -q "^ICE: Conclusion ABORTED (peer-closed: " "$T/gone-r.rp" ||
@@ -114,12 +126,14 @@ assert o["role"] == "controlled" and o["remote_candidates"] == 1, o
 assert o["pairs"] and o["pairs"][0]["requests_sent"] > 0, o["pairs"]
 PY
 
-# coturn: rpctl made 6 allocations, each released once.
+# coturn: rpctl made 7 allocations, each released once.
 C="$T/coturn.log"
-wait_count "$C" "user <alice>: incoming packet ALLOCATE processed, success" 6
-wait_count "$C" "username=<alice>, lifetime=0" 6
+wait_count "$C" "user <alice>: incoming packet ALLOCATE processed, success" 7
+wait_count "$C" "username=<alice>, lifetime=0" 7
+# The TLS row's session was TLS (coturn names the cipher).
+wait_count "$C" "new, realm=<pbxedge.test>, username=<alice>, lifetime=[0-9]+, cipher=[A-Z0-9-]+, method=TLSv1\\.[23]" 1
 n=$(grep -Ec "user <alice>: incoming packet ALLOCATE processed, success" "$C")
-[ "$n" = 6 ] || fail "rpctl made $n allocations, expected 6"
+[ "$n" = 7 ] || fail "rpctl made $n allocations, expected 7"
 n=$(grep -Ec "username=<alice>, lifetime=0" "$C")
-[ "$n" = 6 ] || fail "rpctl released $n times for 6 allocations"
+[ "$n" = 7 ] || fail "rpctl released $n times for 7 allocations"
 echo "ice_peer: ok"
