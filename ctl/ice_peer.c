@@ -29,6 +29,11 @@
 #define UFRAG_LEN 8
 #define PWD_LEN 24
 #define SDP_MAX (256 * 1024)
+/* A check unanswered this long has failed: a path that answers at all
+ * answers within a second or so, and the verdict should come well within
+ * --timeout (RFC 8489's Rc and Rm alone take 39.5 s; libnice gives up
+ * after about 7 s). */
+#define CHECK_TIMEOUT_MS 7000
 #define CELL_MAX 128
 
 enum peer_end { END_NONE = 0, END_SUCCESS, END_FAILED, END_ABORTED };
@@ -298,6 +303,7 @@ static int add_locals(struct peer *p)
 	struct ice_agent_config cfg;
 	ice_agent_config_default(&cfg);
 	cfg.role = p->r.a.controlled ? ICE_CONTROLLED : ICE_CONTROLLING;
+	cfg.check_timeout_ms = CHECK_TIMEOUT_MS;
 	cfg.tie_breaker = random_u64();
 	cfg.random_seed = random_u64();
 	random_text(cfg.ufrag, UFRAG_LEN);
@@ -529,6 +535,19 @@ static void pair_cells(const struct ice_pair *x, char buf[][CELL_MAX])
 		snprintf(buf[9], CELL_MAX, "-");
 }
 
+/* The selected pair's local candidate as the peer sees it (RFC 8445
+ * 7.2.5.3.2): the one its XOR-MAPPED-ADDRESS matched (srflx, prflx,
+ * relay); the table shows the base the checks went from. */
+static const struct pbx_addr *sel_local(const struct ice_pair *x)
+{
+	return x->mapped.len ? &x->mapped : &x->local;
+}
+
+static enum ice_cand_type sel_type(const struct ice_pair *x)
+{
+	return x->mapped.len ? x->mapped_type : x->local_type;
+}
+
 static const char *end_name(enum peer_end e)
 {
 	return e == END_SUCCESS ? "SUCCESS" : e == END_FAILED ? "FAILED" : "ABORTED";
@@ -563,9 +582,9 @@ static void print_text(struct peer *p)
 	const struct ice_pair *sel;
 	if (p->agent && ice_agent_selected(p->agent, &sel) == 0) {
 		char a[64], b[64];
-		ice_addr_text(&sel->local, a, sizeof a);
+		ice_addr_text(sel_local(sel), a, sizeof a);
 		ice_addr_text(&sel->remote, b, sizeof b);
-		fprintf(o, "ICE: Selected %s %s -> %s %s\n", ice_cand_type_name(sel->local_type), a,
+		fprintf(o, "ICE: Selected %s %s -> %s %s\n", ice_cand_type_name(sel_type(sel)), a,
 			ice_cand_type_name(sel->remote_type), b);
 	}
 	if (p->dflt == ICE_DEFAULT_MANGLED)
@@ -625,8 +644,10 @@ static void print_json(struct peer *p)
 	if (p->agent && ice_agent_selected(p->agent, &sel) == 0) {
 		json_obj(&j);
 		json_key(&j, "local_type");
-		json_str(&j, ice_cand_type_name(sel->local_type));
+		json_str(&j, ice_cand_type_name(sel_type(sel)));
 		json_key(&j, "local");
+		ice_json_addr(&j, sel_local(sel));
+		json_key(&j, "base");
 		ice_json_addr(&j, &sel->local);
 		json_key(&j, "remote_type");
 		json_str(&j, ice_cand_type_name(sel->remote_type));
