@@ -306,6 +306,8 @@ static void host_errors(struct ice_io *io, size_t i)
 					(long long)now_ms(io), ee.ee_type, ee.ee_code, t);
 			}
 			ice_gather_icmp(io->g, (int)i, &a, ee.ee_type, ee.ee_code, now_ms(io));
+			if (io->on_icmp)
+				io->on_icmp(io->arg, (int)i, &a, ee.ee_type, ee.ee_code);
 		}
 	}
 }

@@ -41,6 +41,10 @@ struct ice_io {
 	void (*on_packet)(void *arg, int sock, const struct pbx_addr *from, const uint8_t *p,
 			  size_t len);
 	void *arg;
+	/* An ICMP error (IP_RECVERR) for a datagram host socket sock sent
+	 * to `to`, after the gatherer has had it; NULL: none. */
+	void (*on_icmp)(void *arg, int sock, const struct pbx_addr *to, uint8_t type,
+			uint8_t code);
 	int extra_fd;               /* also polled for input, -1: none */
 	bool extra_ready;           /* extra_fd was readable (caller clears) */
 	bool releasing;

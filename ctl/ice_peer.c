@@ -64,6 +64,7 @@ struct peer {
 	/* Refusals of permissions already reported to the agent, per relay
 	 * and remote candidate. */
 	bool refused[ICE_GATHER_RELAYS_MAX][ICE_DESC_CANDS_MAX];
+	bool relay_lost[ICE_GATHER_RELAYS_MAX]; /* reported to the agent */
 	/* The conclusion. */
 	enum peer_end end;
 	char code[32];
@@ -156,6 +157,15 @@ static void on_packet(void *arg, int sock, const struct pbx_addr *from, const ui
 		p->echoed = true;
 		p->echoed_at = now;
 	}
+}
+
+/* An ICMP error for a check or data we sent from a host socket. */
+static void on_icmp(void *arg, int sock, const struct pbx_addr *to, uint8_t type, uint8_t code)
+{
+	struct peer *p = arg;
+	if (p->agent)
+		ice_agent_report(p->agent, (uint64_t)now_of(p), sock, to, ICE_REPORT_ICMP,
+				 type << 8 | code);
 }
 
 /* ---- the peer's description ---- */
@@ -368,7 +378,8 @@ static void run_agent(struct peer *p)
 }
 
 /* A permission the TURN server refused (403 for a peer it will not
- * relay to, say) goes into the agent's records of the pairs concerned. */
+ * relay to, say), or an allocation lost, goes into the agent's records
+ * of the pairs concerned. */
 static void report_refusals(struct peer *p)
 {
 	for (size_t i = 0; i < ice_gather_n_cands(p->g); i++) {
@@ -376,6 +387,11 @@ static void report_refusals(struct peer *p)
 		struct turn_client *tc = ice_gather_relay(p->g, x->relay);
 		if (x->cand.type != ICE_RELAY || !tc || x->relay >= ICE_GATHER_RELAYS_MAX)
 			continue;
+		if (!p->relay_lost[x->relay] && turn_client_state(tc) != TURN_S_ALLOCATED) {
+			p->relay_lost[x->relay] = true;
+			ice_agent_report(p->agent, (uint64_t)now_of(p), ICE_IO_RELAY_SOCK(x->relay),
+					 NULL, ICE_REPORT_TURN_LOST, 0);
+		}
 		for (size_t k = 0; k < p->remote_fed && k < ICE_DESC_CANDS_MAX; k++) {
 			const struct pbx_addr *to = &p->remote.cands[k].addr;
 			struct turn_result r;
@@ -450,6 +466,7 @@ static void run(struct peer *p)
 {
 	int64_t limit = (int64_t)p->r.a.timeout_s * 1000;
 	p->io.on_packet = on_packet;
+	p->io.on_icmp = on_icmp;
 	p->io.arg = p;
 	if (ice_io_start(&p->io)) {
 		finish(p, END_FAILED, "gather", "the gathering does not start");

@@ -3,7 +3,7 @@
 # agents through coturn on loopback, over the line protocol of ice/pair.py:
 # relay-only over TURN/UDP controlling against libnice and controlled
 # against werift-ice, over TURN/TCP against libnice, over TURN/TLS (a test
-# CA) against werift-ice, and host-only against
+# CA) against werift-ice, against itself, and host-only against
 # libnice, and against libnice with its block handed over as a whole SDP
 # body whose default address was rewritten (reported).  Both sides exit 0, rpctl selects relay -> relay (host -> host
 # for the host row), the hello and its echo cross, and coturn logs one
@@ -50,6 +50,7 @@ ice_pair tcp-rn 20 "$(rp tcp-rn --controlling --turn turn:127.0.0.1:$P?transport
 ice_pair tls-rw 20 "$(rp tls-rw --turn turns:127.0.0.1:$TLS --ca $T/pki/ca.pem --sni turn.test \
 	--user alice --policy relay)" "$WERIFT --tag B ${tw/--turn 127.0.0.1:$P/--turn 127.0.0.1:$TLS} \
 	--turn-tls --ca $T/pki/ca.pem --sni turn.test"
+ice_pair udp-rr 20 "$(rp udp-rr-a $turn)" "$(rp udp-rr-b --controlled $turn)"
 ice_pair host-rn 20 "$(rp host-rn --policy host --local 127.0.0.1)" \
 	"$NICE --tag B --local 127.0.0.1 --timeout 15"
 # The peer's block wrapped into a whole SDP body whose c=/m= default
@@ -69,14 +70,16 @@ ice_pair sdp-rn 20 "sh -c 'python3 $T/sdp.py | $(rp sdp-rn $turn)'" "$NICE --tag
 gone="sh -c 'echo a=ice-ufrag:gone; sleep 1; exit 5'"
 ice_pair gone-r 20 "$gone" "$(rp gone-r --controlled $turn)"
 
-report() { cat "$T/$1.rp" "$T/$1.log"; }
-for p in udp-rn udp-wr tcp-rn tls-rw host-rn sdp-rn; do
+report() { cat "$T/$1.rp" "$T/${1%-[ab]}.log" 2>/dev/null; }
+for p in udp-rn udp-wr tcp-rn tls-rw host-rn sdp-rn udp-rr; do
 	ice_expect "$p" 0 0
+done
+for p in udp-rn udp-wr tcp-rn tls-rw host-rn sdp-rn udp-rr-a udp-rr-b; do
 	grep -q "^ICE: Conclusion SUCCESS" "$T/$p.rp" || fail "$p: no success: $(report "$p")"
 done
 grep -q "^ICE: Warning: the SDP's default address" "$T/sdp-rn.rp" ||
 	fail "sdp-rn: the mangled default address is not reported: $(report sdp-rn)"
-for p in udp-rn udp-wr tcp-rn tls-rw sdp-rn; do
+for p in udp-rn udp-wr tcp-rn tls-rw sdp-rn udp-rr-a udp-rr-b; do
 	grep -Eq "^ICE: Selected relay [^ ]+ -> relay " "$T/$p.rp" ||
 		fail "$p: rpctl did not select relay -> relay: $(report "$p")"
 done
@@ -126,14 +129,14 @@ assert o["role"] == "controlled" and o["remote_candidates"] == 1, o
 assert o["pairs"] and o["pairs"][0]["requests_sent"] > 0, o["pairs"]
 PY
 
-# coturn: rpctl made 7 allocations, each released once.
+# coturn: rpctl made 9 allocations, each released once.
 C="$T/coturn.log"
-wait_count "$C" "user <alice>: incoming packet ALLOCATE processed, success" 7
-wait_count "$C" "username=<alice>, lifetime=0" 7
+wait_count "$C" "user <alice>: incoming packet ALLOCATE processed, success" 9
+wait_count "$C" "username=<alice>, lifetime=0" 9
 # The TLS row's session was TLS (coturn names the cipher).
 wait_count "$C" "new, realm=<pbxedge.test>, username=<alice>, lifetime=[0-9]+, cipher=[A-Z0-9-]+, method=TLSv1\\.[23]" 1
 n=$(grep -Ec "user <alice>: incoming packet ALLOCATE processed, success" "$C")
-[ "$n" = 7 ] || fail "rpctl made $n allocations, expected 7"
+[ "$n" = 9 ] || fail "rpctl made $n allocations, expected 9"
 n=$(grep -Ec "username=<alice>, lifetime=0" "$C")
-[ "$n" = 7 ] || fail "rpctl released $n times for 7 allocations"
+[ "$n" = 9 ] || fail "rpctl released $n times for 9 allocations"
 echo "ice_peer: ok"
