@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# ice_peer - rpctl ice-test peer, our ICE agent, against two independent
-# agents through coturn on loopback, over the line protocol of ice/pair.py:
+# ice_peer - rpctl ice-test peer, our ICE agent, against independent agents
+# through coturn on loopback, over the line protocol of ice/pair.py:
 # relay-only over TURN/UDP controlling against libnice and controlled
 # against werift-ice, over TURN/TCP against libnice, over TURN/TLS (a test
-# CA) against werift-ice, against itself, and host-only against
-# libnice, and against libnice with its block handed over as a whole SDP
-# body whose default address was rewritten (reported).  Both sides exit 0, rpctl selects relay -> relay (host -> host
-# for the host row), the hello and its echo cross, and coturn logs one
-# release (Refresh lifetime=0) for every allocation rpctl made.  A peer
-# that goes away before its block ends leaves rpctl ABORTED peer-closed
+# CA) against werift-ice, against itself, host-only against libnice, and
+# against libnice with its block handed over as a whole SDP body whose
+# default address was rewritten (reported).  Both sides exit 0, rpctl
+# selects relay -> relay (host -> host for the host row), the hello and its
+# echo cross, and coturn logs one release (Refresh lifetime=0) for every
+# allocation rpctl made.  A peer whose only candidate is a closed port
+# leaves rpctl FAILED (exit 1) with the ICMP errors on the pair's row; a
+# peer that goes away before its block ends leaves it ABORTED peer-closed
 # (exit 2), and SIGINT during the checks ABORTED interrupted (exit 2), each
 # with its allocation released; --json follows the block on stdout.
 # Peers: libnice (nice_peer), werift-ice, coturn, certtool, python3.
@@ -70,6 +72,12 @@ ice_pair sdp-rn 20 "sh -c 'python3 $T/sdp.py | $(rp sdp-rn $turn)'" "$NICE --tag
 gone="sh -c 'echo a=ice-ufrag:gone; sleep 1; exit 5'"
 ice_pair gone-r 20 "$gone" "$(rp gone-r --controlled $turn)"
 
+# A peer whose only candidate is a closed port: the checks draw ICMP port
+# unreachable and fail after 7 s, FAILED (exit 1) well within --timeout.
+dead="sh -c 'echo a=ice-ufrag:dead; echo a=ice-pwd:deaddeaddeaddeaddeaddead; \
+echo a=candidate:1 1 UDP 2130706431 127.0.0.1 9 typ host; echo a=end-of-candidates; sleep 9'"
+ice_pair dead-r 20 "$dead" "$(rp dead-r --controlled --policy host --local 127.0.0.1)"
+
 report() { cat "$T/$1.rp" "$T/${1%-[ab]}.log" 2>/dev/null; }
 for p in udp-rn udp-wr tcp-rn tls-rw host-rn sdp-rn udp-rr; do
 	ice_expect "$p" 0 0
@@ -98,6 +106,10 @@ ice_expect gone-r 5 2
 grep -q "^ICE: Conclusion ABORTED (peer-closed: " "$T/gone-r.rp" ||
 	fail "gone-r: not aborted: $(report gone-r)"
 
+ice_expect dead-r 0 1
+grep -q "^ICE: Conclusion FAILED (checks: " "$T/dead-r.rp" || fail "dead-r: not failed: $(report dead-r)"
+grep -Eq "^1 +host 127\.0\.0\.1:[0-9]+ +host 127\.0\.0\.1:9 +failed .* ICMP *$" "$T/dead-r.rp" ||
+	fail "dead-r: no ICMP error on the pair: $(report dead-r)"
 
 # SIGINT while the checks run (the peer's candidate never answers):
 # ABORTED interrupted, exit 2; with --json the object follows the block
