@@ -55,41 +55,37 @@ void ice_signals_off(void)
 
 /* ---- arguments ---- */
 
-static const char *usage_mode = "servers";
-
-static int usage(struct ctl *c, const char *fmt, const char *arg)
+static int usage(const char *mode, const char *fmt, const char *arg)
 {
-	fprintf(stderr, "rpctl ice-test %s: ", usage_mode);
+	fprintf(stderr, "rpctl ice-test %s: ", mode);
 	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " ('rpctl ice-test %s --help' lists the options)\n", usage_mode);
-	(void)c;
+	fprintf(stderr, " ('rpctl ice-test %s --help' lists the options)\n", mode);
 	return -2;
 }
 
-static int seconds(struct ctl *c, const char *opt, const char *v, uint32_t *out)
+static int seconds(const char *mode, const char *opt, const char *v, uint32_t *out)
 {
 	if (pbx_span_to_u32(pbx_span_cstr(v), 3600, out) || *out == 0) {
 		fprintf(stderr, "rpctl ice-test %s: %s '%s' is not a number of seconds "
-			"(1-3600)\n", usage_mode, opt, v);
-		(void)c;
+			"(1-3600)\n", mode, opt, v);
 		return -2;
 	}
 	return 0;
 }
 
-static int add_word(struct ctl *c, const char **list, size_t *n, size_t max, const char *opt,
+static int add_word(const char *mode, const char **list, size_t *n, size_t max, const char *opt,
 		    const char *v)
 {
 	if (*n == max)
-		return usage(c, "too many %s options", opt);
+		return usage(mode, "too many %s options", opt);
 	list[(*n)++] = v;
 	return 0;
 }
 
-int ice_parse_args(struct ctl *c, int argc, char **argv, const char *mode, struct ice_args *a)
+int ice_parse_args(int argc, char **argv, const char *mode, struct ice_args *a)
 {
 	memset(a, 0, sizeof *a);
-	a->mode = usage_mode = mode;
+	a->mode = mode;
 	bool peer = strcmp(mode, "peer") == 0;
 	a->transport = -1;
 	a->timeout_s = DEFAULT_TIMEOUT_S;
@@ -101,7 +97,7 @@ int ice_parse_args(struct ctl *c, int argc, char **argv, const char *mode, struc
 		}
 		if (peer && (strcmp(o, "--in") == 0 || strcmp(o, "--out") == 0)) {
 			if (i + 1 >= argc)
-				return usage(c, "option '%s' needs a value", o);
+				return usage(mode, "option '%s' needs a value", o);
 			const char *v = argv[++i];
 			if (strcmp(v, "-") == 0)
 				v = NULL;
@@ -120,7 +116,7 @@ int ice_parse_args(struct ctl *c, int argc, char **argv, const char *mode, struc
 			continue;
 		}
 		if (strncmp(o, "--", 2) != 0)
-			return usage(c, "unexpected argument '%s'", o);
+			return usage(mode, "unexpected argument '%s'", o);
 		static const char *const valued[] = {
 			"--stun", "--turn", "--user", "--password-file", "--family", "--local",
 			"--transport", "--ca", "--sni", "--policy", "--timeout", "--gather-timeout",
@@ -129,17 +125,17 @@ int ice_parse_args(struct ctl *c, int argc, char **argv, const char *mode, struc
 		for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
 			known = known || strcmp(o, valued[k]) == 0;
 		if (!known)
-			return usage(c, "unknown option '%s'", o);
+			return usage(mode, "unknown option '%s'", o);
 		if (i + 1 >= argc)
-			return usage(c, "option '%s' needs a value", o);
+			return usage(mode, "option '%s' needs a value", o);
 		const char *v = argv[++i];
 		int rc = 0;
 		if (strcmp(o, "--stun") == 0) {
-			rc = add_word(c, a->stun, &a->n_stun, URIS_MAX, o, v);
+			rc = add_word(mode, a->stun, &a->n_stun, URIS_MAX, o, v);
 		} else if (strcmp(o, "--turn") == 0) {
-			rc = add_word(c, a->turn, &a->n_turn, URIS_MAX, o, v);
+			rc = add_word(mode, a->turn, &a->n_turn, URIS_MAX, o, v);
 		} else if (strcmp(o, "--local") == 0) {
-			rc = add_word(c, a->local, &a->n_local, ICE_GATHER_HOSTS_MAX, o, v);
+			rc = add_word(mode, a->local, &a->n_local, ICE_GATHER_HOSTS_MAX, o, v);
 		} else if (strcmp(o, "--user") == 0) {
 			a->user = v;
 		} else if (strcmp(o, "--password-file") == 0) {
@@ -156,7 +152,7 @@ int ice_parse_args(struct ctl *c, int argc, char **argv, const char *mode, struc
 			else if (strcmp(v, "both") == 0)
 				a->family = ICE_GATHER_BOTH;
 			else
-				rc = usage(c, "--family '%s' is not 4, 6 or both", v);
+				rc = usage(mode, "--family '%s' is not 4, 6 or both", v);
 		} else if (strcmp(o, "--transport") == 0) {
 			if (strcmp(v, "udp") == 0)
 				a->transport = STUN_URI_UDP;
@@ -165,7 +161,7 @@ int ice_parse_args(struct ctl *c, int argc, char **argv, const char *mode, struc
 			else if (strcmp(v, "tls") == 0)
 				a->transport = STUN_URI_TLS;
 			else
-				rc = usage(c, "--transport '%s' is not udp, tcp or tls", v);
+				rc = usage(mode, "--transport '%s' is not udp, tcp or tls", v);
 		} else if (strcmp(o, "--policy") == 0) {
 			if (strcmp(v, "all") == 0)
 				a->policy = ICE_POLICY_ALL;
@@ -176,11 +172,11 @@ int ice_parse_args(struct ctl *c, int argc, char **argv, const char *mode, struc
 			else if (strcmp(v, "relay") == 0)
 				a->policy = ICE_POLICY_RELAY;
 			else
-				rc = usage(c, "--policy '%s' is not relay, srflx, host or all", v);
+				rc = usage(mode, "--policy '%s' is not relay, srflx, host or all", v);
 		} else if (strcmp(o, "--timeout") == 0) {
-			rc = seconds(c, o, v, &a->timeout_s);
+			rc = seconds(mode, o, v, &a->timeout_s);
 		} else {
-			rc = seconds(c, o, v, &a->gather_timeout_s);
+			rc = seconds(mode, o, v, &a->gather_timeout_s);
 		}
 		if (rc)
 			return rc;
@@ -832,7 +828,7 @@ static int cmd_servers(struct ctl *c, int argc, char **argv)
 {
 	static struct ice_run r;
 	memset(&r, 0, sizeof r);
-	if (ice_parse_args(c, argc, argv, "servers", &r.a))
+	if (ice_parse_args(argc, argv, "servers", &r.a))
 		return 2;
 	int rc = 1;
 	if (ice_open_store(c) || ice_read_password(c, &r))

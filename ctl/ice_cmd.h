@@ -55,7 +55,7 @@ void ice_signals_off(void);
 
 /* The words after "ice-test MODE" into a (a->mode names the mode); 0,
  * or -2 (usage, printed). */
-int ice_parse_args(struct ctl *c, int argc, char **argv, const char *mode, struct ice_args *a);
+int ice_parse_args(int argc, char **argv, const char *mode, struct ice_args *a);
 int ice_read_password(struct ctl *c, struct ice_run *r);
 int ice_parse_uri(struct ctl *c, struct ice_run *r, const char *text, bool turn);
 int ice_bind_hosts(struct ctl *c, struct ice_run *r);

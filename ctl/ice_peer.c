@@ -753,7 +753,7 @@ int ice_cmd_peer(struct ctl *c, int argc, char **argv)
 	static struct peer p;
 	memset(&p, 0, sizeof p);
 	p.c = c;
-	if (ice_parse_args(c, argc, argv, "peer", &p.r.a))
+	if (ice_parse_args(argc, argv, "peer", &p.r.a))
 		return 2;
 	int rc = 1;
 	if (open_streams(&p) || ice_read_password(c, &p.r))
