@@ -65,6 +65,9 @@ struct peer {
 	 * and remote candidate. */
 	bool refused[ICE_GATHER_RELAYS_MAX][ICE_DESC_CANDS_MAX];
 	bool relay_lost[ICE_GATHER_RELAYS_MAX]; /* reported to the agent */
+	/* The servers' verdict on the gathering (lib/ice diag.c). */
+	struct ice_diag gathering;
+	bool gathered;
 	/* The conclusion. */
 	enum peer_end end;
 	char code[32];
@@ -304,6 +307,25 @@ static void read_input(struct peer *p)
 	}
 }
 
+/* What the servers' records say of the gathering: shown when it did not
+ * succeed, since no candidate of ours explains every pair failing. */
+static void judge_gathering(struct peer *p)
+{
+	size_t nrec = ice_gather_n_records(p->g), nc = ice_gather_n_cands(p->g);
+	struct ice_server_record *recs = calloc(nrec + 1, sizeof *recs);
+	struct ice_gathered *cands = calloc(nc + 1, sizeof *cands);
+	if (recs && cands) {
+		for (size_t i = 0; i < nrec; i++)
+			recs[i] = *ice_gather_record(p->g, i);
+		for (size_t i = 0; i < nc; i++)
+			cands[i] = *ice_gather_cand(p->g, i);
+		p->gathered = ice_diag_servers(recs, nrec, (enum ice_gather_policy)p->r.a.policy,
+					       cands, nc, &p->gathering) == 0;
+	}
+	free(recs);
+	free(cands);
+}
+
 /* ---- our description ---- */
 
 static int add_locals(struct peer *p)
@@ -483,6 +505,7 @@ static void run(struct peer *p)
 			return;
 		}
 	}
+	judge_gathering(p);
 	if (add_locals(p) || print_block(p)) {
 		finish(p, END_FAILED, "local", "our description could not be made");
 		return;
@@ -607,6 +630,9 @@ static void print_text(struct peer *p)
 	if (p->dflt == ICE_DEFAULT_MANGLED)
 		fprintf(o, "ICE: Warning: the SDP's default address (c= and m=) is none of its "
 			   "candidates: something on the way rewrote it (an ALG or SBC)\n");
+	if (p->gathered && !p->gathering.success)
+		fprintf(o, "ICE: Gathering FAILED (%s: %s)\n", ice_diag_name(p->gathering.code),
+			p->gathering.reason);
 	fprintf(o, "ICE: Conclusion %s (%s: %s)\n", end_name(p->end), p->code, p->reason);
 }
 
@@ -626,6 +652,19 @@ static void print_json(struct peer *p)
 	json_int(&j, (int64_t)p->remote.n_cands);
 	json_key(&j, "default_address");
 	json_str(&j, ice_default_check_name(p->dflt));
+	json_key(&j, "gathering");
+	if (p->gathered) {
+		json_obj(&j);
+		json_key(&j, "result");
+		json_str(&j, p->gathering.success ? "SUCCESS" : "FAILED");
+		json_key(&j, "code");
+		json_str(&j, ice_diag_name(p->gathering.code));
+		json_key(&j, "reason");
+		json_str(&j, p->gathering.reason);
+		json_end_obj(&j);
+	} else {
+		json_null(&j);
+	}
 	json_key(&j, "pairs");
 	json_arr(&j);
 	size_t n = p->agent ? ice_agent_pair_count(p->agent) : 0;

@@ -12,7 +12,8 @@
 # leaves rpctl FAILED (exit 1) with the ICMP errors on the pair's row; a
 # peer that goes away before its block ends leaves it ABORTED peer-closed
 # (exit 2), and SIGINT during the checks ABORTED interrupted (exit 2), each
-# with its allocation released; --json follows the block on stdout.
+# with its allocation released; --json follows the block on stdout.  A
+# closed TURN port gives no candidate: FAILED, with the gathering's reason.
 # Peers: libnice (nice_peer), werift-ice, coturn, certtool, python3.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ice/lib.sh"
@@ -140,6 +141,22 @@ assert (c["result"], c["code"]) == ("ABORTED", "interrupted"), c
 assert o["role"] == "controlled" and o["remote_candidates"] == 1, o
 assert o["pairs"] and o["pairs"][0]["requests_sent"] > 0, o["pairs"]
 PY
+
+# A TURN port that is closed: no candidate, the gathering's reason shown,
+# FAILED (exit 1) at once; the peer's block from a file (--in).
+printf '%s\n' a=ice-ufrag:abcd a=ice-pwd:abcdabcdabcdabcdabcdabcd a=end-of-candidates >"$T/blk"
+closed=$(free_udp)
+set +e
+PBXEDGE_TURN_PASSWORD=secret env -u PBXEDGE_DB HOME="$T/empty" timeout 10 "$RPCTL" \
+	ice-test peer --turn "turn:127.0.0.1:$closed" --user alice --policy relay \
+	--in "$T/blk" >"$T/closed.out" 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "closed port: exit $rc: $(cat "$T/closed.out")"
+grep -q "^ICE: Gathering FAILED (turn-unreachable: " "$T/closed.out" ||
+	fail "closed port: no gathering reason: $(cat "$T/closed.out")"
+grep -q "^ICE: Conclusion FAILED (checks: " "$T/closed.out" ||
+	fail "closed port: not FAILED: $(cat "$T/closed.out")"
 
 # coturn: rpctl made 9 allocations, each released once.
 C="$T/coturn.log"
