@@ -20,88 +20,93 @@
 #include <pbxedge/turn.h>
 
 #include "ctl.h"
+#include "ice_cmd.h"
 #include "ice_io.h"
 
-#define PASSWORD_ENV "PBXEDGE_TURN_PASSWORD"
+#define PASSWORD_ENV ICE_PASSWORD_ENV
 #define DEFAULT_TIMEOUT_S 30
 #define SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
-#define URIS_MAX ICE_GATHER_SERVERS_MAX
-#define PASSWORD_MAX 256
-#define REST_NAME_MAX 128
+#define URIS_MAX ICE_URIS_MAX
 #define CELL_MAX (STUN_URI_TEXT_MAX + 32)
 
-enum ice_exit { ICE_EXIT_SUCCESS = 0, ICE_EXIT_FAILED = 1, ICE_EXIT_ABORTED = 2 };
-
-struct ice_args {
-	const char *stun[URIS_MAX], *turn[URIS_MAX];
-	size_t n_stun, n_turn;
-	const char *local[ICE_GATHER_HOSTS_MAX];
-	size_t n_local;
-	const char *user, *password_file, *ca, *sni;
-	bool rest, verbose;
-	int transport;            /* -1: as the URI says */
-	uint8_t family, policy;
-	uint32_t timeout_s, gather_timeout_s;
-};
-
-struct ice_run {
-	struct ice_args a;
-	struct ice_gather_server servers[ICE_GATHER_SERVERS_MAX];
-	size_t n_servers;
-	struct ice_gather_host hosts[ICE_GATHER_HOSTS_MAX];
-	int host_fds[ICE_GATHER_HOSTS_MAX];
-	size_t n_hosts;
-	char password[PASSWORD_MAX];
-	char rest_user[REST_NAME_MAX];
-	bool have_password;
-};
-
-static volatile sig_atomic_t ice_stop;
+volatile sig_atomic_t ice_stop;
 
 static void on_signal(int sig)
 {
 	ice_stop = sig;
 }
 
+static struct sigaction old_int, old_term;
+
+void ice_signals_on(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	ice_stop = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+}
+
+void ice_signals_off(void)
+{
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+}
+
 /* ---- arguments ---- */
 
-static int usage(struct ctl *c, const char *fmt, const char *arg)
+static int usage(const char *mode, const char *fmt, const char *arg)
 {
-	fprintf(stderr, "rpctl ice-test servers: ");
+	fprintf(stderr, "rpctl ice-test %s: ", mode);
 	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " ('rpctl ice-test servers --help' lists the options)\n");
-	(void)c;
+	fprintf(stderr, " ('rpctl ice-test %s --help' lists the options)\n", mode);
 	return -2;
 }
 
-static int seconds(struct ctl *c, const char *opt, const char *v, uint32_t *out)
+static int seconds(const char *mode, const char *opt, const char *v, uint32_t *out)
 {
 	if (pbx_span_to_u32(pbx_span_cstr(v), 3600, out) || *out == 0) {
-		fprintf(stderr, "rpctl ice-test servers: %s '%s' is not a number of seconds "
-			"(1-3600)\n", opt, v);
-		(void)c;
+		fprintf(stderr, "rpctl ice-test %s: %s '%s' is not a number of seconds "
+			"(1-3600)\n", mode, opt, v);
 		return -2;
 	}
 	return 0;
 }
 
-static int add_word(struct ctl *c, const char **list, size_t *n, size_t max, const char *opt,
+static int add_word(const char *mode, const char **list, size_t *n, size_t max, const char *opt,
 		    const char *v)
 {
 	if (*n == max)
-		return usage(c, "too many %s options", opt);
+		return usage(mode, "too many %s options", opt);
 	list[(*n)++] = v;
 	return 0;
 }
 
-/* Parse the words after "ice-test servers"; 0, or -2 (usage, printed). */
-static int parse_args(struct ctl *c, int argc, char **argv, struct ice_args *a)
+int ice_parse_args(int argc, char **argv, const char *mode, struct ice_args *a)
 {
 	memset(a, 0, sizeof *a);
+	a->mode = mode;
+	bool peer = strcmp(mode, "peer") == 0;
 	a->transport = -1;
 	a->timeout_s = DEFAULT_TIMEOUT_S;
 	for (int i = 0; i < argc; i++) {
 		const char *o = argv[i];
+		if (peer && (strcmp(o, "--controlling") == 0 || strcmp(o, "--controlled") == 0)) {
+			a->controlled = strcmp(o, "--controlled") == 0;
+			continue;
+		}
+		if (peer && (strcmp(o, "--in") == 0 || strcmp(o, "--out") == 0)) {
+			if (i + 1 >= argc)
+				return usage(mode, "option '%s' needs a value", o);
+			const char *v = argv[++i];
+			if (strcmp(v, "-") == 0)
+				v = NULL;
+			if (o[2] == 'i')
+				a->in = v;
+			else
+				a->out = v;
+			continue;
+		}
 		if (strcmp(o, "--rest-secret-from-store") == 0) {
 			a->rest = true;
 			continue;
@@ -111,7 +116,7 @@ static int parse_args(struct ctl *c, int argc, char **argv, struct ice_args *a)
 			continue;
 		}
 		if (strncmp(o, "--", 2) != 0)
-			return usage(c, "unexpected argument '%s'", o);
+			return usage(mode, "unexpected argument '%s'", o);
 		static const char *const valued[] = {
 			"--stun", "--turn", "--user", "--password-file", "--family", "--local",
 			"--transport", "--ca", "--sni", "--policy", "--timeout", "--gather-timeout",
@@ -120,17 +125,17 @@ static int parse_args(struct ctl *c, int argc, char **argv, struct ice_args *a)
 		for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
 			known = known || strcmp(o, valued[k]) == 0;
 		if (!known)
-			return usage(c, "unknown option '%s'", o);
+			return usage(mode, "unknown option '%s'", o);
 		if (i + 1 >= argc)
-			return usage(c, "option '%s' needs a value", o);
+			return usage(mode, "option '%s' needs a value", o);
 		const char *v = argv[++i];
 		int rc = 0;
 		if (strcmp(o, "--stun") == 0) {
-			rc = add_word(c, a->stun, &a->n_stun, URIS_MAX, o, v);
+			rc = add_word(mode, a->stun, &a->n_stun, URIS_MAX, o, v);
 		} else if (strcmp(o, "--turn") == 0) {
-			rc = add_word(c, a->turn, &a->n_turn, URIS_MAX, o, v);
+			rc = add_word(mode, a->turn, &a->n_turn, URIS_MAX, o, v);
 		} else if (strcmp(o, "--local") == 0) {
-			rc = add_word(c, a->local, &a->n_local, ICE_GATHER_HOSTS_MAX, o, v);
+			rc = add_word(mode, a->local, &a->n_local, ICE_GATHER_HOSTS_MAX, o, v);
 		} else if (strcmp(o, "--user") == 0) {
 			a->user = v;
 		} else if (strcmp(o, "--password-file") == 0) {
@@ -147,7 +152,7 @@ static int parse_args(struct ctl *c, int argc, char **argv, struct ice_args *a)
 			else if (strcmp(v, "both") == 0)
 				a->family = ICE_GATHER_BOTH;
 			else
-				rc = usage(c, "--family '%s' is not 4, 6 or both", v);
+				rc = usage(mode, "--family '%s' is not 4, 6 or both", v);
 		} else if (strcmp(o, "--transport") == 0) {
 			if (strcmp(v, "udp") == 0)
 				a->transport = STUN_URI_UDP;
@@ -156,7 +161,7 @@ static int parse_args(struct ctl *c, int argc, char **argv, struct ice_args *a)
 			else if (strcmp(v, "tls") == 0)
 				a->transport = STUN_URI_TLS;
 			else
-				rc = usage(c, "--transport '%s' is not udp, tcp or tls", v);
+				rc = usage(mode, "--transport '%s' is not udp, tcp or tls", v);
 		} else if (strcmp(o, "--policy") == 0) {
 			if (strcmp(v, "all") == 0)
 				a->policy = ICE_POLICY_ALL;
@@ -167,11 +172,11 @@ static int parse_args(struct ctl *c, int argc, char **argv, struct ice_args *a)
 			else if (strcmp(v, "relay") == 0)
 				a->policy = ICE_POLICY_RELAY;
 			else
-				rc = usage(c, "--policy '%s' is not relay, srflx, host or all", v);
+				rc = usage(mode, "--policy '%s' is not relay, srflx, host or all", v);
 		} else if (strcmp(o, "--timeout") == 0) {
-			rc = seconds(c, o, v, &a->timeout_s);
+			rc = seconds(mode, o, v, &a->timeout_s);
 		} else {
-			rc = seconds(c, o, v, &a->gather_timeout_s);
+			rc = seconds(mode, o, v, &a->gather_timeout_s);
 		}
 		if (rc)
 			return rc;
@@ -181,7 +186,7 @@ static int parse_args(struct ctl *c, int argc, char **argv, struct ice_args *a)
 
 /* ---- credentials ---- */
 
-static int read_password(struct ctl *c, struct ice_run *r)
+int ice_read_password(struct ctl *c, struct ice_run *r)
 {
 	const char *env = getenv(PASSWORD_ENV);
 	if (r->a.password_file) {
@@ -221,7 +226,7 @@ static int secret_row(void *arg, const struct store_col *cols, int ncols)
 }
 
 /* A TURN REST credential minted from the newest active secret. */
-static int mint_rest(struct ctl *c, struct ice_run *r)
+int ice_mint_rest(struct ctl *c, struct ice_run *r)
 {
 	if (!c->st)
 		return ctl_fail(c, "--rest-secret-from-store needs the store (no store at %s)",
@@ -303,7 +308,7 @@ static int resolve(struct ctl *c, struct ice_run *r, struct stun_uri *u)
 	return rc;
 }
 
-static int parse_uri(struct ctl *c, struct ice_run *r, const char *text, bool turn)
+int ice_parse_uri(struct ctl *c, struct ice_run *r, const char *text, bool turn)
 {
 	struct stun_uri u;
 	if (stun_uri_parse(pbx_span_cstr(text), turn ? STUN_URI_TURN : STUN_URI_STUN, &u,
@@ -364,7 +369,7 @@ static int default_servers(struct ctl *c, struct ice_run *r)
 		ip6 = strchr(host, ':') != NULL;
 		snprintf(text, sizeof text, "stun:%s%s%s:%u", ip6 ? "[" : "", host, ip6 ? "]" : "",
 			 listen_port(listen, 3478));
-		if (parse_uri(c, r, text, false))
+		if (ice_parse_uri(c, r, text, false))
 			return 1;
 	}
 	if (store_setting_get(c->st, "turnd.listen", listen, sizeof listen, NULL, &c->err))
@@ -374,7 +379,7 @@ static int default_servers(struct ctl *c, struct ice_run *r)
 		ip6 = strchr(host, ':') != NULL;
 		snprintf(text, sizeof text, "turn:%s%s%s:%u", ip6 ? "[" : "", host, ip6 ? "]" : "",
 			 listen_port(listen, 3478));
-		if (parse_uri(c, r, text, true))
+		if (ice_parse_uri(c, r, text, true))
 			return 1;
 	}
 	if (r->n_servers == 0)
@@ -443,7 +448,7 @@ static int interface_hosts(struct ctl *c, struct ice_run *r)
 	return 0;
 }
 
-static int bind_hosts(struct ctl *c, struct ice_run *r)
+int ice_bind_hosts(struct ctl *c, struct ice_run *r)
 {
 	if (r->a.n_local) {
 		for (size_t i = 0; i < r->a.n_local; i++) {
@@ -478,7 +483,7 @@ static const char *transport_name(uint8_t t)
 	return t == STUN_URI_TCP ? "tcp" : t == STUN_URI_TLS ? "tls" : "udp";
 }
 
-static void addr_text(const struct pbx_addr *a, char *buf, size_t n)
+void ice_addr_text(const struct pbx_addr *a, char *buf, size_t n)
 {
 	if (!a->len || pbx_addr_format(a, buf, n))
 		snprintf(buf, n, "-");
@@ -510,15 +515,15 @@ static void print_servers_text(struct ctl *c, struct ice_gather *g)
 		const struct ice_server_record *s = ice_gather_record(g, i);
 		char buf[NC][ICE_DIAG_TEXT_MAX];
 		snprintf(buf[0], sizeof buf[0], "%s", s->uri);
-		addr_text(&s->addr, buf[1], sizeof buf[1]);
+		ice_addr_text(&s->addr, buf[1], sizeof buf[1]);
 		snprintf(buf[2], sizeof buf[2], "%s", s->family == AF_INET6 ? "ipv6" : "ipv4");
 		snprintf(buf[3], sizeof buf[3], "%s", ice_server_result_name(s->result));
 		if (s->rtt_ms >= 0)
 			snprintf(buf[4], sizeof buf[4], "%lld", (long long)s->rtt_ms);
 		else
 			snprintf(buf[4], sizeof buf[4], "-");
-		addr_text(&s->mapped, buf[5], sizeof buf[5]);
-		addr_text(&s->relayed[0], buf[6], sizeof buf[6]);
+		ice_addr_text(&s->mapped, buf[5], sizeof buf[5]);
+		ice_addr_text(&s->relayed[0], buf[6], sizeof buf[6]);
 		detail_text(s, buf[7], sizeof buf[7]);
 		for (int k = 0; k < NC; k++)
 			cells[i * NC + (size_t)k] = strdup(buf[k]);
@@ -581,7 +586,7 @@ static void print_cands_text(struct ctl *c, struct ice_gather *g)
 	free(cells);
 }
 
-static void json_addr(struct json *j, const struct pbx_addr *a)
+void ice_json_addr(struct json *j, const struct pbx_addr *a)
 {
 	char t[64];
 	if (!a->len || pbx_addr_format(a, t, sizeof t))
@@ -598,7 +603,7 @@ static void json_server(struct json *j, const struct ice_server_record *s)
 	json_key(j, "turn");
 	json_bool(j, s->turn);
 	json_key(j, "address");
-	json_addr(j, &s->addr);
+	ice_json_addr(j, &s->addr);
 	json_key(j, "family");
 	json_str(j, s->family == AF_INET6 ? "ipv6" : "ipv4");
 	json_key(j, "transport");
@@ -619,11 +624,11 @@ static void json_server(struct json *j, const struct ice_server_record *s)
 	else
 		json_null(j);
 	json_key(j, "mapped");
-	json_addr(j, &s->mapped);
+	ice_json_addr(j, &s->mapped);
 	json_key(j, "relayed");
 	json_arr(j);
 	for (size_t i = 0; i < s->n_relayed && i < 2; i++)
-		json_addr(j, &s->relayed[i]);
+		ice_json_addr(j, &s->relayed[i]);
 	json_end_arr(j);
 	json_key(j, "lifetime");
 	json_int(j, s->lifetime);
@@ -698,6 +703,22 @@ static void print_json(struct ctl *c, struct ice_gather *g, const char *result,
 
 /* ---- the command ---- */
 
+int ice_tls_creds(struct ctl *c, struct ice_run *r, struct pbx_tls_creds **out)
+{
+	*out = NULL;
+	bool want_tls = false;
+	for (size_t i = 0; i < r->n_servers; i++)
+		want_tls = want_tls || r->servers[i].uri.transport == STUN_URI_TLS;
+	if (!want_tls)
+		return 0;
+	const char *ca = r->a.ca;
+	if (!ca && access(SYSTEM_CA, R_OK) == 0)
+		ca = SYSTEM_CA;
+	if (pbx_tls_client_creds_new(ca, NULL, out, &c->err))
+		return ctl_fail_err(c);
+	return 0;
+}
+
 static int gather(struct ctl *c, struct ice_run *r, struct ice_gather **gp, bool *aborted)
 {
 	struct ice_gather_config cfg = {
@@ -715,31 +736,18 @@ static int gather(struct ctl *c, struct ice_run *r, struct ice_gather **gp, bool
 				rc == PBX_E_TOOLONG ? "too many servers or addresses" : "bad input");
 	}
 	struct pbx_tls_creds *creds = NULL;
-	bool want_tls = false;
-	for (size_t i = 0; i < r->n_servers; i++)
-		want_tls = want_tls || r->servers[i].uri.transport == STUN_URI_TLS;
-	if (want_tls) {
-		const char *ca = r->a.ca;
-		if (!ca && access(SYSTEM_CA, R_OK) == 0)
-			ca = SYSTEM_CA;
-		if (pbx_tls_client_creds_new(ca, NULL, &creds, &c->err)) {
-			for (size_t i = 0; i < r->n_hosts; i++)
-				close(r->host_fds[i]);
-			return ctl_fail_err(c);
-		}
+	if (ice_tls_creds(c, r, &creds)) {
+		for (size_t i = 0; i < r->n_hosts; i++)
+			close(r->host_fds[i]);
+		return 1;
 	}
 	static struct ice_io io;
 	ice_io_init(&io, *gp, r->host_fds, r->n_hosts, creds, r->a.sni, r->servers);
 	io.verbose = r->a.verbose ? stderr : NULL;
-	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
-	sigemptyset(&sa.sa_mask);
-	ice_stop = 0;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	ice_signals_on();
 	rc = ice_io_run(&io, &ice_stop, (int64_t)r->a.timeout_s * 1000, aborted);
 	ice_io_close(&io);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	ice_signals_off();
 	if (creds)
 		pbx_tls_creds_unref(creds);
 	if (ice_stop)
@@ -751,7 +759,7 @@ static int gather(struct ctl *c, struct ice_run *r, struct ice_gather **gp, bool
 
 /* The store opened when one exists (never created): an explicit --db
  * must exist, the default may be missing. */
-static int open_store(struct ctl *c)
+int ice_open_store(struct ctl *c)
 {
 	struct stat sb;
 	if (stat(c->db, &sb) != 0) {
@@ -820,22 +828,22 @@ static int cmd_servers(struct ctl *c, int argc, char **argv)
 {
 	static struct ice_run r;
 	memset(&r, 0, sizeof r);
-	if (parse_args(c, argc, argv, &r.a))
+	if (ice_parse_args(argc, argv, "servers", &r.a))
 		return 2;
 	int rc = 1;
-	if (open_store(c) || read_password(c, &r))
+	if (ice_open_store(c) || ice_read_password(c, &r))
 		goto out;
-	if (r.a.rest && mint_rest(c, &r))
+	if (r.a.rest && ice_mint_rest(c, &r))
 		goto out;
 	for (size_t i = 0; i < r.a.n_stun; i++)
-		if (parse_uri(c, &r, r.a.stun[i], false))
+		if (ice_parse_uri(c, &r, r.a.stun[i], false))
 			goto out;
 	for (size_t i = 0; i < r.a.n_turn; i++)
-		if (parse_uri(c, &r, r.a.turn[i], true))
+		if (ice_parse_uri(c, &r, r.a.turn[i], true))
 			goto out;
 	if (r.n_servers == 0 && default_servers(c, &r))
 		goto out;
-	if (bind_hosts(c, &r))
+	if (ice_bind_hosts(c, &r))
 		goto out;
 	struct ice_gather *g = NULL;
 	bool aborted = false;
@@ -863,6 +871,19 @@ static const struct ctl_cmd cmds[] = {
 	  "SUCCESS|FAILED (code: reason)'; exit 0 success, 1 failed, 2 aborted.  The TURN "
 	  "password comes from --password-file or $" PASSWORD_ENV "; without --stun/--turn, "
 	  "the appliance's own stund and turnd from the store" },
+	{ "ice-test peer",
+	  "[--controlling|--controlled] [--stun URI]... [--turn URI]... [--user NAME] "
+	  "[--password-file FILE] [--rest-secret-from-store] [--family 4|6|both] [--local ADDR]... "
+	  "[--transport udp|tcp|tls] [--ca FILE] [--sni NAME] [--policy relay|srflx|host|all] "
+	  "[--in FILE] [--out FILE] "
+	  "[--timeout SEC] [--gather-timeout SEC] [--verbose]",
+	  0, 0, 0, CTL_NO_STORE | CTL_OWN_OPTS, ice_cmd_peer,
+	  "run our ICE agent against another one over the ICE test peers' line protocol: "
+	  "gather, print our a=ice-ufrag/a=ice-pwd/a=candidate lines and a=end-of-candidates "
+	  "on --out (stdout), read the peer's block (or a whole SDP body) from --in (stdin), "
+	  "run the checks, prove the selected pair with 'hello over ICE' and its echo; then a "
+	  "pairs table and 'ICE: Conclusion SUCCESS|FAILED|ABORTED (code: reason)'; exit 0 "
+	  "success, 1 failed, 2 aborted (peer-closed, interrupted, timeout)" },
 };
 
 const struct ctl_group ctl_group_ice = { "ICE diagnostics", cmds, sizeof cmds / sizeof cmds[0] };

@@ -67,6 +67,7 @@ void ice_io_init(struct ice_io *io, struct ice_gather *g, const int *fds, size_t
 	io->tls = tls;
 	io->sni = sni;
 	io->servers = servers;
+	io->extra_fd = -1;
 }
 
 static void vlog(struct ice_io *io, const char *what, unsigned k, const char *detail)
@@ -305,6 +306,8 @@ static void host_errors(struct ice_io *io, size_t i)
 					(long long)now_ms(io), ee.ee_type, ee.ee_code, t);
 			}
 			ice_gather_icmp(io->g, (int)i, &a, ee.ee_type, ee.ee_code, now_ms(io));
+			if (io->on_icmp)
+				io->on_icmp(io->arg, (int)i, &a, ee.ee_type, ee.ee_code);
 		}
 	}
 }
@@ -323,8 +326,16 @@ static void host_input(struct ice_io *io, size_t i)
 		}
 		struct pbx_addr a;
 		struct ice_gather_in in;
-		if (pbx_addr_from_sockaddr(&a, (struct sockaddr *)&from, fl) == 0)
-			ice_gather_datagram(io->g, (int)i, &a, io->buf, (size_t)r, now_ms(io), &in);
+		if (pbx_addr_from_sockaddr(&a, (struct sockaddr *)&from, fl) != 0)
+			continue;
+		ice_gather_datagram(io->g, (int)i, &a, io->buf, (size_t)r, now_ms(io), &in);
+		if (!io->on_packet)
+			continue;
+		if (in.dropped)
+			io->on_packet(io->arg, (int)i, &a, io->buf, (size_t)r);
+		else if (in.relay >= 0 && in.turn.data && !in.turn.icmp)
+			io->on_packet(io->arg, ICE_IO_RELAY_SOCK(in.relay), &in.turn.peer, in.turn.p,
+				      in.turn.len);
 	}
 }
 
@@ -341,6 +352,9 @@ static void stream_feed(struct ice_io *io, unsigned k, const uint8_t *p, size_t 
 		if (rc || in.used == 0)
 			return;
 		off += in.used;
+		if (io->on_packet && in.relay >= 0 && in.turn.data && !in.turn.icmp)
+			io->on_packet(io->arg, ICE_IO_RELAY_SOCK(in.relay), &in.turn.peer, in.turn.p,
+				      in.turn.len);
 	}
 }
 
@@ -406,9 +420,13 @@ static void stream_ready(struct ice_io *io, unsigned k, short rev)
 /* One poll() of at most wait ms, and what came. */
 static void wait_once(struct ice_io *io, int wait)
 {
-	struct pollfd p[ICE_GATHER_HOSTS_MAX + ICE_GATHER_RELAYS_MAX];
-	int who[ICE_GATHER_HOSTS_MAX + ICE_GATHER_RELAYS_MAX];
+	struct pollfd p[ICE_GATHER_HOSTS_MAX + ICE_GATHER_RELAYS_MAX + 1];
+	int who[ICE_GATHER_HOSTS_MAX + ICE_GATHER_RELAYS_MAX + 1];
 	nfds_t n = 0;
+	if (io->extra_fd >= 0) {
+		p[n] = (struct pollfd){ io->extra_fd, POLLIN, 0 };
+		who[n++] = INT32_MIN;
+	}
 	for (size_t i = 0; i < io->n_hosts; i++) {
 		p[n] = (struct pollfd){ io->host_fd[i], POLLIN, 0 };
 		who[n++] = -1 - (int)i;
@@ -432,6 +450,11 @@ static void wait_once(struct ice_io *io, int wait)
 	if (poll(p, n, wait) < 0)
 		return;
 	for (nfds_t i = 0; i < n; i++) {
+		if (who[i] == INT32_MIN) {
+			if (p[i].revents)
+				io->extra_ready = true;
+			continue;
+		}
 		if (who[i] < 0) {
 			size_t h = (size_t)(-1 - who[i]);
 			if (p[i].revents & POLLERR)
@@ -452,45 +475,132 @@ static void wait_once(struct ice_io *io, int wait)
 	}
 }
 
+int ice_io_start(struct ice_io *io)
+{
+	io->t0 = ice_io_clock();
+	return ice_gather_start(io->g, 0);
+}
+
+int64_t ice_io_now(const struct ice_io *io)
+{
+	return now_ms(io);
+}
+
+int ice_io_step(struct ice_io *io, int64_t until_ms)
+{
+	int rc = drain(io);
+	if (rc)
+		return rc;
+	int64_t now = now_ms(io);
+	int64_t until = now + POLL_SLICE_MS;
+	int64_t dl = ice_gather_deadline(io->g);
+	if (dl >= 0 && dl < until)
+		until = dl;
+	if (until_ms < until)
+		until = until_ms;
+	wait_once(io, until > now ? (int)(until - now) : 0);
+	return drain(io);
+}
+
+/* The relay's path to its server: a host socket (*sock >= 0) and the
+ * server's address, or its stream (*sock -1). */
+static bool relay_route(struct ice_io *io, int r, int *sock, struct pbx_addr *to)
+{
+	for (size_t i = 0; i < ice_gather_n_cands(io->g); i++) {
+		const struct ice_gathered *x = ice_gather_cand(io->g, i);
+		if (x->cand.type != ICE_RELAY || x->relay != r || x->server < 0)
+			continue;
+		*sock = x->sock;
+		*to = io->servers[x->server].addr;
+		return true;
+	}
+	return false;
+}
+
+int ice_io_send(struct ice_io *io, int sock, const struct pbx_addr *to, const void *p,
+		size_t len)
+{
+	if (sock >= 0 && (size_t)sock < io->n_hosts) {
+		if (io->host_fd[sock] < 0)
+			return -EBADF;
+		if (sendto(io->host_fd[sock], p, len, 0, &to->u.sa, to->len) < 0)
+			return -errno;
+		return 0;
+	}
+	int r = sock - ICE_IO_RELAY_BASE;
+	struct turn_client *tc = ice_gather_relay(io->g, r);
+	int hs;
+	struct pbx_addr server;
+	if (!tc || !relay_route(io, r, &hs, &server))
+		return -ENOENT;
+	int64_t now = now_ms(io);
+	enum turn_peer_state ps = turn_client_permission(tc, to, NULL);
+	if (ps == TURN_P_NONE || ps == TURN_P_FAILED)
+		(void)turn_client_permit(tc, to, now);
+	uint8_t out[ICE_GATHER_PACKET_MAX + 128];
+	size_t n = 0;
+	int rc = turn_client_send(tc, to, p, len, out, sizeof out, &n);
+	if (rc)
+		return rc;
+	if (hs >= 0 && (size_t)hs < io->n_hosts && io->host_fd[hs] >= 0)
+		(void)sendto(io->host_fd[hs], out, n, 0, &server.u.sa, server.len);
+	else if (hs < 0)
+		stream_write(io, (unsigned)r, out, n);
+	return 0;
+}
+
+void ice_io_release(struct ice_io *io)
+{
+	int64_t now = now_ms(io);
+	if (!io->releasing) {
+		if (io->verbose)
+			fprintf(io->verbose, "%6lld ms  releasing\n", (long long)now);
+		ice_gather_release(io->g, now);
+		io->releasing = true;
+		io->release_end = now + ICE_GATHER_RELEASE_MS + 500;
+	}
+	io->extra_fd = -1;
+	for (;;) {
+		if (drain(io))
+			break;
+		now = now_ms(io);
+		if (ice_gather_released(io->g) || now >= io->release_end)
+			break;
+		int64_t until = now + POLL_SLICE_MS;
+		int64_t dl = ice_gather_deadline(io->g);
+		if (dl >= 0 && dl < until)
+			until = dl;
+		if (io->release_end < until)
+			until = io->release_end;
+		wait_once(io, until > now ? (int)(until - now) : 0);
+	}
+	ice_io_close(io);
+}
+
 int ice_io_run(struct ice_io *io, volatile sig_atomic_t *stop, int64_t limit_ms,
 	       bool *aborted)
 {
 	*aborted = false;
-	io->t0 = ice_io_clock();
-	int rc = ice_gather_start(io->g, 0);
+	int rc = ice_io_start(io);
 	if (rc)
 		return rc;
-	bool releasing = false;
-	int64_t release_end = 0;
 	for (;;) {
 		rc = drain(io);
 		if (rc)
 			break;
 		int64_t now = now_ms(io);
 		bool over = (stop && *stop) || (limit_ms >= 0 && now >= limit_ms);
-		if (!releasing && (ice_gather_done(io->g) || over)) {
+		if (ice_gather_done(io->g) || over) {
 			*aborted = over && !ice_gather_done(io->g);
-			if (io->verbose)
-				fprintf(io->verbose, "%6lld ms  releasing%s\n", (long long)now,
-					*aborted ? " (aborted)" : "");
-			ice_gather_release(io->g, now);
-			releasing = true;
-			release_end = now + ICE_GATHER_RELEASE_MS + 500;
-			continue;
-		}
-		if (releasing && (ice_gather_released(io->g) || now >= release_end))
+			if (*aborted && io->verbose)
+				fprintf(io->verbose, "%6lld ms  aborted\n", (long long)now);
 			break;
-		int64_t until = now + POLL_SLICE_MS;
-		int64_t dl = ice_gather_deadline(io->g);
-		if (dl >= 0 && dl < until)
-			until = dl;
-		if (!releasing && limit_ms >= 0 && limit_ms < until)
-			until = limit_ms;
-		if (releasing && release_end < until)
-			until = release_end;
-		wait_once(io, until > now ? (int)(until - now) : 0);
+		}
+		rc = ice_io_step(io, limit_ms >= 0 ? limit_ms : now + POLL_SLICE_MS);
+		if (rc)
+			break;
 	}
-	ice_io_close(io);
+	ice_io_release(io);
 	return rc;
 }
 

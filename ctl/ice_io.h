@@ -35,8 +35,27 @@ struct ice_io {
 	const struct ice_gather_server *servers; /* for the URI host */
 	int64_t t0;                 /* CLOCK_MONOTONIC ms at start */
 	FILE *verbose;              /* transient events, or NULL */
+	/* Packets that are not the gatherer's: on host socket i (sock = i),
+	 * or relayed by TURN client r (sock = ICE_IO_RELAY_SOCK(r), from =
+	 * the peer); NULL drops them. */
+	void (*on_packet)(void *arg, int sock, const struct pbx_addr *from, const uint8_t *p,
+			  size_t len);
+	void *arg;
+	/* An ICMP error (IP_RECVERR) for a datagram host socket sock sent
+	 * to `to`, after the gatherer has had it; NULL: none. */
+	void (*on_icmp)(void *arg, int sock, const struct pbx_addr *to, uint8_t type,
+			uint8_t code);
+	int extra_fd;               /* also polled for input, -1: none */
+	bool extra_ready;           /* extra_fd was readable (caller clears) */
+	bool releasing;
+	int64_t release_end;
 	uint8_t buf[ICE_GATHER_PACKET_MAX];
 };
+
+/* The socket id of TURN client r's relay, as on_packet and
+ * ice_io_send name it. */
+#define ICE_IO_RELAY_BASE 64
+#define ICE_IO_RELAY_SOCK(r) (ICE_IO_RELAY_BASE + (r))
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t ice_io_clock(void);
@@ -60,6 +79,29 @@ void ice_io_init(struct ice_io *io, struct ice_gather *g, const int *fds, size_t
  * error of the gatherer. */
 int ice_io_run(struct ice_io *io, volatile sig_atomic_t *stop, int64_t limit_ms,
 	       bool *aborted);
+
+/* ice_io_start - start the gatherer (the time base: ice_io_now). */
+int ice_io_start(struct ice_io *io);
+
+/* ice_io_now - ms since ice_io_start. */
+int64_t ice_io_now(const struct ice_io *io);
+
+/* ice_io_step - carry out what the gatherer asks, wait for input until
+ * until_ms at most (ms since start; sooner when the gatherer is due),
+ * feed what came, and carry out what it asks again.  Returns 0 or a
+ * negative error of the gatherer. */
+int ice_io_step(struct ice_io *io, int64_t until_ms);
+
+/* ice_io_send - len bytes to `to` from socket sock: a host socket, or a
+ * relay (ICE_IO_RELAY_SOCK): asks the TURN client for a permission to
+ * to's address (once) and sends through it.  Returns 0 or a negative
+ * error (no such socket, the relay not allocated). */
+int ice_io_send(struct ice_io *io, int sock, const struct pbx_addr *to, const void *p,
+		size_t len);
+
+/* ice_io_release - release every allocation (within
+ * ICE_GATHER_RELEASE_MS) and close every socket and stream. */
+void ice_io_release(struct ice_io *io);
 
 /* ice_io_close - close every socket and stream (every exit path). */
 void ice_io_close(struct ice_io *io);

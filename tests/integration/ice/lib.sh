@@ -5,8 +5,9 @@
 # Every peer speaks one line protocol (see pair.py and nice_peer.c) and
 # takes the same options: --controlling --tag T --local ADDR --stun H:P
 # --turn H:P --user U --pass P [--turn-tcp|--turn-tls --ca F] --relay-only
-# --timeout S.  Any other agent that does (rpctl ice-test peer) can stand in
-# for side A or B of a case: ICE_AGENT_A / ICE_AGENT_B name its command.
+# --timeout S.  Any other agent that does can stand in for side A or B of a
+# case: ICE_AGENT_A / ICE_AGENT_B name its command (ice/rpctl_peer.sh puts
+# rpctl ice-test peer behind these options).
 
 ICE_DIR="$PBX_SRC/tests/integration/ice"
 . "$ICE_DIR/topo.sh"

@@ -1,0 +1,835 @@
+/* ice_peer.c - rpctl ice-test peer: our ICE agent (lib/ice agent.c)
+ * against another agent, over the line protocol of the ICE test peers.
+ * It gathers (lib/ice gather.c, the sockets and streams of ice_io.c),
+ * prints its description block (a=ice-ufrag, a=ice-pwd, a=candidate
+ * lines, a=end-of-candidates), reads the peer's block (or a whole SDP
+ * body) and trickles its candidates into the agent as they come, runs
+ * the checks (relayed candidates through their TURN client), and proves
+ * the selected pair with "hello over ICE" and its echo.  Then a pairs
+ * table and one conclusion. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pbxedge/ice.h>
+#include <pbxedge/turn.h>
+
+#include "ctl.h"
+#include "ice_cmd.h"
+#include "ice_io.h"
+
+#define HELLO "hello over ICE"
+#define HELLO_EVERY_MS 100      /* the controlling side repeats its hello */
+#define ECHO_LINGER_MS 300      /* the controlled side echoes repeats this long */
+#define UFRAG_LEN 8
+#define PWD_LEN 24
+#define SDP_MAX (256 * 1024)
+/* A check unanswered this long has failed: a path that answers at all
+ * answers within a second or so, and the verdict should come well within
+ * --timeout (RFC 8489's Rc and Rm alone take 39.5 s; libnice gives up
+ * after about 7 s). */
+#define CHECK_TIMEOUT_MS 7000
+#define CELL_MAX 128
+
+enum peer_end { END_NONE = 0, END_SUCCESS, END_FAILED, END_ABORTED };
+
+struct peer {
+	struct ctl *c;
+	struct ice_run r;
+	struct ice_gather *g;
+	struct pbx_tls_creds *tls;
+	struct ice_io io;
+	struct ice_agent *agent;
+	struct ice_desc local, remote;
+	FILE *out;
+	int in_fd;
+	bool in_regular;          /* EOF of a file is no peer closing */
+	char line[ICE_LINE_MAX];
+	size_t line_len;
+	bool line_long;           /* the current line is over ICE_LINE_MAX */
+	bool first_line_seen, sdp, in_eof, remote_creds, remote_done;
+	size_t remote_fed;        /* remote candidates handed to the agent */
+	char *sdp_buf;
+	size_t sdp_len;
+	enum ice_default_check dflt;
+	bool echo_back;           /* controlling: the echo came back */
+	bool echoed;              /* controlled: echoed at least once */
+	int64_t echoed_at, next_hello;
+	bool bound;               /* the selected relay pair has a channel */
+	/* Refusals of permissions already reported to the agent, per relay
+	 * and remote candidate. */
+	bool refused[ICE_GATHER_RELAYS_MAX][ICE_DESC_CANDS_MAX];
+	bool relay_lost[ICE_GATHER_RELAYS_MAX]; /* reported to the agent */
+	/* The servers' verdict on the gathering (lib/ice diag.c). */
+	struct ice_diag gathering;
+	bool gathered;
+	/* The conclusion. */
+	enum peer_end end;
+	char code[32];
+	char reason[ICE_DIAG_TEXT_MAX];
+};
+
+static int64_t now_of(struct peer *p)
+{
+	return ice_io_now(&p->io);
+}
+
+static void finish(struct peer *p, enum peer_end end, const char *code, const char *reason)
+{
+	if (p->end != END_NONE)
+		return;
+	p->end = end;
+	snprintf(p->code, sizeof p->code, "%s", code);
+	snprintf(p->reason, sizeof p->reason, "%s", reason);
+}
+
+/* ---- credentials ---- */
+
+static void random_text(char *out, size_t n)
+{
+	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				    "0123456789+/";
+	uint8_t b[ICE_PWD_MAX];
+	if (getrandom(b, n, 0) != (ssize_t)n)
+		for (size_t i = 0; i < n; i++)
+			b[i] = (uint8_t)rand();
+	for (size_t i = 0; i < n; i++)
+		out[i] = chars[b[i] % 64];
+	out[n] = '\0';
+}
+
+static uint64_t random_u64(void)
+{
+	uint64_t v = 0;
+	if (getrandom(&v, sizeof v, 0) != sizeof v)
+		v = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
+	return v;
+}
+
+/* ---- packets ---- */
+
+static void send_tx(struct peer *p, int sock, const struct pbx_addr *to, const void *buf,
+		    size_t len)
+{
+	int rc = ice_io_send(&p->io, sock, to, buf, len);
+	if (rc && p->io.verbose) {
+		char t[64];
+		ice_addr_text(to, t, sizeof t);
+		fprintf(p->io.verbose, "%6lld ms  cannot send to %s from socket %d (%d)\n",
+			(long long)now_of(p), t, sock, rc);
+	}
+}
+
+static void send_data(struct peer *p, const void *buf, size_t len)
+{
+	int sock;
+	struct pbx_addr to;
+	if (ice_agent_send(p->agent, (uint64_t)now_of(p), len, &sock, &to) == 0)
+		send_tx(p, sock, &to, buf, len);
+}
+
+static void on_packet(void *arg, int sock, const struct pbx_addr *from, const uint8_t *d,
+		      size_t len)
+{
+	struct peer *p = arg;
+	if (!p->agent)
+		return;
+	enum ice_recv_kind kind;
+	int64_t now = now_of(p);
+	if (ice_agent_recv(p->agent, (uint64_t)now, sock, from, d, len, &kind) ||
+	    kind != ICE_RECV_DATA)
+		return;
+	if (!p->r.a.controlled) {
+		if (len == strlen(HELLO) && memcmp(d, HELLO, len) == 0)
+			p->echo_back = true;
+		return;
+	}
+	uint8_t copy[ICE_GATHER_PACKET_MAX];
+	if (len > sizeof copy)
+		return;
+	memcpy(copy, d, len);
+	int before = p->echoed;
+	send_data(p, copy, len);
+	const struct ice_pair *sel;
+	if (!before && ice_agent_selected(p->agent, &sel) == 0) {
+		p->echoed = true;
+		p->echoed_at = now;
+	}
+}
+
+/* An ICMP error for a check or data we sent from a host socket. */
+static void on_icmp(void *arg, int sock, const struct pbx_addr *to, uint8_t type, uint8_t code)
+{
+	struct peer *p = arg;
+	if (p->agent)
+		ice_agent_report(p->agent, (uint64_t)now_of(p), sock, to, ICE_REPORT_ICMP,
+				 type << 8 | code);
+}
+
+/* ---- the peer's description ---- */
+
+/* Permissions toward a remote candidate on every relay of its family, so
+ * that the first checks through the relay are not dropped. */
+static void permit_remote(struct peer *p, const struct ice_cand *k)
+{
+	for (size_t i = 0; i < ice_gather_n_cands(p->g); i++) {
+		const struct ice_gathered *x = ice_gather_cand(p->g, i);
+		if (x->cand.type != ICE_RELAY ||
+		    pbx_addr_family(&x->cand.addr) != pbx_addr_family(&k->addr))
+			continue;
+		struct turn_client *tc = ice_gather_relay(p->g, x->relay);
+		if (tc)
+			(void)turn_client_permit(tc, &k->addr, now_of(p));
+	}
+}
+
+/* Hand the agent what the description holds that it has not had yet. */
+static void feed_remote(struct peer *p)
+{
+	uint64_t now = (uint64_t)now_of(p);
+	if (!p->remote_creds && p->remote.ufrag[0] && p->remote.pwd[0]) {
+		if (ice_agent_set_remote(p->agent, now, pbx_span_cstr(p->remote.ufrag),
+					 pbx_span_cstr(p->remote.pwd), p->remote.lite)) {
+			finish(p, END_FAILED, "bad-description", "the peer's ice-ufrag or ice-pwd is refused by the agent");
+			return;
+		}
+		p->remote_creds = true;
+	}
+	if (!p->remote_creds)
+		return;
+	for (; p->remote_fed < p->remote.n_cands; p->remote_fed++) {
+		const struct ice_cand *k = &p->remote.cands[p->remote_fed];
+		if (!k->unresolved)
+			permit_remote(p, k);
+		(void)ice_agent_add_remote(p->agent, now, k);
+	}
+	if (p->remote.end_of_candidates && !p->remote_done) {
+		ice_agent_end_of_remote(p->agent, now);
+		p->remote_done = true;
+	}
+}
+
+static void bad_line(struct peer *p, const struct pbx_err *e)
+{
+	char msg[ICE_DIAG_TEXT_MAX];
+	snprintf(msg, sizeof msg, "the peer's description: %s", pbx_err_text(e));
+	finish(p, END_FAILED, "bad-description", msg);
+}
+
+static void peer_line(struct peer *p, const char *s, size_t n)
+{
+	if (!p->first_line_seen) {
+		size_t k = 0;
+		while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r'))
+			k++;
+		if (k == n)
+			return; /* blank lines before anything */
+		p->first_line_seen = true;
+		p->sdp = n - k >= 2 && s[k] == 'v' && s[k + 1] == '=';
+	}
+	if (p->sdp) {
+		if (p->sdp_len + n + 1 > SDP_MAX) {
+			finish(p, END_FAILED, "bad-description", "the peer's SDP body is over 256 KB");
+			return;
+		}
+		if (!p->sdp_buf && !(p->sdp_buf = malloc(SDP_MAX)))
+			return;
+		memcpy(p->sdp_buf + p->sdp_len, s, n);
+		p->sdp_len += n;
+		p->sdp_buf[p->sdp_len++] = '\n';
+		return;
+	}
+	if (p->remote.end_of_candidates)
+		return; /* the block is over: what follows is not ours */
+	struct pbx_err e = { 0 };
+	if (ice_desc_parse_line(&p->remote, (struct pbx_span){ s, n }, &e)) {
+		bad_line(p, &e);
+		return;
+	}
+	feed_remote(p);
+}
+
+/* The whole SDP body is in: its first m= section's ICE attributes. */
+static void sdp_done(struct peer *p)
+{
+	struct ice_sdp *sdp = NULL;
+	struct pbx_err e = { 0 };
+	if (ice_sdp_new(&sdp)) {
+		finish(p, END_FAILED, "bad-description", "out of memory");
+		return;
+	}
+	if (ice_sdp_parse(sdp, (struct pbx_span){ p->sdp_buf, p->sdp_len }, &e)) {
+		bad_line(p, &e);
+	} else if (sdp->n_media == 0) {
+		finish(p, END_FAILED, "bad-description", "the peer's SDP has no m= section");
+	} else {
+		p->remote = sdp->media[0].ice;
+		p->remote.end_of_candidates = true; /* the whole body: nothing follows */
+		p->dflt = ice_desc_check_default(&p->remote);
+		feed_remote(p);
+	}
+	ice_sdp_free(sdp);
+}
+
+static void read_input(struct peer *p)
+{
+	char buf[4096];
+	ssize_t n = read(p->in_fd, buf, sizeof buf);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (p->line_len)
+			peer_line(p, p->line, p->line_len);
+		p->line_len = 0;
+		p->in_eof = true;
+		p->io.extra_fd = -1;
+		if (p->sdp && p->end == END_NONE)
+			sdp_done(p);
+		return;
+	}
+	for (ssize_t i = 0; i < n && p->end == END_NONE; i++) {
+		if (buf[i] == '\n') {
+			if (!p->line_long)
+				peer_line(p, p->line, p->line_len);
+			p->line_len = 0;
+			p->line_long = false;
+		} else if (p->line_len < sizeof p->line) {
+			p->line[p->line_len++] = buf[i];
+		} else if (!p->line_long) {
+			p->line_long = true;
+			finish(p, END_FAILED, "bad-description", "the peer's description has a line over 2048 bytes");
+		}
+	}
+}
+
+/* What the servers' records say of the gathering: shown when it did not
+ * succeed, since no candidate of ours explains every pair failing. */
+static void judge_gathering(struct peer *p)
+{
+	size_t nrec = ice_gather_n_records(p->g), nc = ice_gather_n_cands(p->g);
+	struct ice_server_record *recs = calloc(nrec + 1, sizeof *recs);
+	struct ice_gathered *cands = calloc(nc + 1, sizeof *cands);
+	if (recs && cands) {
+		for (size_t i = 0; i < nrec; i++)
+			recs[i] = *ice_gather_record(p->g, i);
+		for (size_t i = 0; i < nc; i++)
+			cands[i] = *ice_gather_cand(p->g, i);
+		p->gathered = ice_diag_servers(recs, nrec, (enum ice_gather_policy)p->r.a.policy,
+					       cands, nc, &p->gathering) == 0;
+	}
+	free(recs);
+	free(cands);
+}
+
+/* ---- our description ---- */
+
+static int add_locals(struct peer *p)
+{
+	uint64_t now = (uint64_t)now_of(p);
+	ice_desc_init(&p->local);
+	struct ice_agent_config cfg;
+	ice_agent_config_default(&cfg);
+	cfg.role = p->r.a.controlled ? ICE_CONTROLLED : ICE_CONTROLLING;
+	cfg.check_timeout_ms = CHECK_TIMEOUT_MS;
+	cfg.tie_breaker = random_u64();
+	cfg.random_seed = random_u64();
+	random_text(cfg.ufrag, UFRAG_LEN);
+	random_text(cfg.pwd, PWD_LEN);
+	if (ice_agent_new(&cfg, &p->agent))
+		return ctl_fail(p->c, "cannot set up the ICE agent");
+	snprintf(p->local.ufrag, sizeof p->local.ufrag, "%s", cfg.ufrag);
+	snprintf(p->local.pwd, sizeof p->local.pwd, "%s", cfg.pwd);
+	explicit_bzero(cfg.pwd, sizeof cfg.pwd);
+	for (size_t i = 0; i < ice_gather_n_cands(p->g); i++) {
+		const struct ice_gathered *x = ice_gather_cand(p->g, i);
+		const struct ice_cand *k = &x->cand;
+		int sock = k->type == ICE_RELAY ? ICE_IO_RELAY_SOCK(x->relay) : x->sock;
+		const struct pbx_addr *base = k->type == ICE_SRFLX ? &k->raddr : &k->addr;
+		if (k->component != 1 || ice_agent_add_local(p->agent, now, k, sock, base))
+			continue;
+		if (p->local.n_cands < ICE_DESC_CANDS_MAX)
+			p->local.cands[p->local.n_cands++] = *k;
+	}
+	ice_agent_end_of_local(p->agent, now);
+	p->local.end_of_candidates = true;
+	return 0;
+}
+
+static int print_block(struct peer *p)
+{
+	size_t cap = 256 + (size_t)ICE_DESC_CANDS_MAX * ICE_CAND_LINE_MAX;
+	char *buf = malloc(cap);
+	if (!buf)
+		return ctl_fail(p->c, "out of memory");
+	int rc = ice_desc_format(&p->local, false, buf, cap, NULL);
+	if (rc == 0) {
+		fputs(buf, p->out);
+		fflush(p->out);
+	}
+	free(buf);
+	return rc ? ctl_fail(p->c, "cannot format our description (error %d)", rc) : 0;
+}
+
+/* ---- the run ---- */
+
+static void run_agent(struct peer *p)
+{
+	uint8_t buf[ICE_AGENT_PACKET_MAX];
+	for (int guard = 0; guard < 1000; guard++) {
+		struct ice_tx tx;
+		if (ice_agent_poll(p->agent, (uint64_t)now_of(p), buf, sizeof buf, &tx) ||
+		    tx.len == 0)
+			break;
+		send_tx(p, tx.socket_id, &tx.to, buf, tx.len);
+	}
+	struct ice_event ev;
+	while (ice_agent_next_event(p->agent, &ev) == 0) {
+		if (!p->io.verbose)
+			continue;
+		char t[64];
+		ice_addr_text(&ev.addr, t, sizeof t);
+		fprintf(p->io.verbose, "%6lld ms  %s pair %u state %d code %d %s\n",
+			(long long)ev.time_ms, ice_event_name(ev.type), ev.pair_id, ev.state,
+			ev.code, ev.addr.len ? t : "");
+	}
+}
+
+/* A permission the TURN server refused (403 for a peer it will not
+ * relay to, say), or an allocation lost, goes into the agent's records
+ * of the pairs concerned. */
+static void report_refusals(struct peer *p)
+{
+	for (size_t i = 0; i < ice_gather_n_cands(p->g); i++) {
+		const struct ice_gathered *x = ice_gather_cand(p->g, i);
+		struct turn_client *tc = ice_gather_relay(p->g, x->relay);
+		if (x->cand.type != ICE_RELAY || !tc || x->relay >= ICE_GATHER_RELAYS_MAX)
+			continue;
+		if (!p->relay_lost[x->relay] && turn_client_state(tc) != TURN_S_ALLOCATED) {
+			p->relay_lost[x->relay] = true;
+			ice_agent_report(p->agent, (uint64_t)now_of(p), ICE_IO_RELAY_SOCK(x->relay),
+					 NULL, ICE_REPORT_TURN_LOST, 0);
+		}
+		for (size_t k = 0; k < p->remote_fed && k < ICE_DESC_CANDS_MAX; k++) {
+			const struct pbx_addr *to = &p->remote.cands[k].addr;
+			struct turn_result r;
+			if (p->refused[x->relay][k] ||
+			    pbx_addr_family(to) != pbx_addr_family(&x->cand.addr) ||
+			    turn_client_permission(tc, to, &r) != TURN_P_FAILED)
+				continue;
+			p->refused[x->relay][k] = true;
+			ice_agent_report(p->agent, (uint64_t)now_of(p), ICE_IO_RELAY_SOCK(x->relay),
+					 to, ICE_REPORT_TURN_REFUSED, r.code);
+		}
+	}
+}
+
+/* What the selected pair needs: a channel on its relay, the hello. */
+static void on_selected(struct peer *p, const struct ice_pair *sel, int64_t now)
+{
+	if (!p->bound && sel->socket_id >= ICE_IO_RELAY_BASE) {
+		struct turn_client *tc = ice_gather_relay(p->g, sel->socket_id - ICE_IO_RELAY_BASE);
+		if (tc)
+			(void)turn_client_bind(tc, &sel->remote, now);
+		p->bound = true;
+	}
+	if (!p->r.a.controlled && now >= p->next_hello) {
+		send_data(p, HELLO, strlen(HELLO));
+		p->next_hello = now + HELLO_EVERY_MS;
+	}
+}
+
+/* One small function for the verdict from the agent's state; the pair
+ * diagnosis takes its place later. */
+static void judge(struct peer *p, int64_t now)
+{
+	enum ice_fail_reason why = ICE_FAIL_NONE;
+	enum ice_agent_state st = ice_agent_state(p->agent, &why);
+	const struct ice_pair *sel = NULL;
+	bool selected = ice_agent_selected(p->agent, &sel) == 0;
+	if (st == ICE_AGENT_FAILED) {
+		finish(p, END_FAILED, ice_fail_reason_name(why),
+		       why == ICE_FAIL_CONSENT ? "consent was lost on the selected pair"
+		       : why == ICE_FAIL_TIMEOUT ? "no pair was selected in time"
+		       : "every candidate pair failed (or there was none)");
+		return;
+	}
+	if (selected) {
+		on_selected(p, sel, now);
+		if (!p->r.a.controlled && p->echo_back)
+			finish(p, END_SUCCESS, "ok", "a pair was selected and the echo came back");
+		else if (p->r.a.controlled && p->echoed && now >= p->echoed_at + ECHO_LINGER_MS)
+			finish(p, END_SUCCESS, "ok",
+			       "a pair was selected and the peer's hello was echoed");
+	}
+}
+
+static int64_t next_wake(struct peer *p, int64_t now, int64_t limit)
+{
+	int64_t until = limit;
+	uint64_t dl = ice_agent_next_deadline(p->agent, (uint64_t)now);
+	if (dl != UINT64_MAX && (int64_t)dl < until)
+		until = (int64_t)dl;
+	const struct ice_pair *sel;
+	if (ice_agent_selected(p->agent, &sel) == 0) {
+		if (!p->r.a.controlled && p->next_hello < until)
+			until = p->next_hello;
+		if (p->echoed && p->echoed_at + ECHO_LINGER_MS < until)
+			until = p->echoed_at + ECHO_LINGER_MS;
+	}
+	return until;
+}
+
+static void run(struct peer *p)
+{
+	int64_t limit = (int64_t)p->r.a.timeout_s * 1000;
+	p->io.on_packet = on_packet;
+	p->io.on_icmp = on_icmp;
+	p->io.arg = p;
+	if (ice_io_start(&p->io)) {
+		finish(p, END_FAILED, "gather", "the gathering does not start");
+		return;
+	}
+	while (!ice_gather_done(p->g)) {
+		if (ice_stop || now_of(p) >= limit) {
+			finish(p, END_ABORTED, ice_stop ? "interrupted" : "timeout", ice_stop ? "interrupted by a signal while gathering"
+					: "the --timeout expired while gathering");
+			return;
+		}
+		if (ice_io_step(&p->io, limit)) {
+			finish(p, END_FAILED, "gather", "the gathering failed");
+			return;
+		}
+	}
+	judge_gathering(p);
+	if (add_locals(p) || print_block(p)) {
+		finish(p, END_FAILED, "local", "our description could not be made");
+		return;
+	}
+	p->io.extra_fd = p->in_fd;
+	while (p->end == END_NONE) {
+		int64_t now = now_of(p);
+		if (ice_stop) {
+			finish(p, END_ABORTED, "interrupted", "interrupted by a signal");
+			break;
+		}
+		if (now >= limit) {
+			finish(p, END_ABORTED, "timeout", "the --timeout expired before a conclusion");
+			break;
+		}
+		if (p->io.extra_ready && p->io.extra_fd >= 0) {
+			p->io.extra_ready = false;
+			read_input(p);
+		}
+		if (p->end != END_NONE)
+			break;
+		run_agent(p);
+		report_refusals(p);
+		judge(p, now_of(p));
+		if (p->end != END_NONE)
+			break;
+		if (p->in_eof && !p->in_regular && !p->sdp) {
+			finish(p, END_ABORTED, "peer-closed", p->remote.end_of_candidates
+				       ? "the peer closed its side while the checks ran"
+				       : "the peer closed its side before a=end-of-candidates");
+			break;
+		}
+		if (ice_io_step(&p->io, next_wake(p, now_of(p), limit)))
+			finish(p, END_FAILED, "io", "the gathering's I/O failed");
+	}
+}
+
+/* ---- output ---- */
+
+static void pair_cells(const struct ice_pair *x, char buf[][CELL_MAX])
+{
+	char a[64], b[64];
+	ice_addr_text(&x->local, a, sizeof a);
+	ice_addr_text(&x->remote, b, sizeof b);
+	snprintf(buf[0], CELL_MAX, "%u", x->id);
+	snprintf(buf[1], CELL_MAX, "%s %s", ice_cand_type_name(x->local_type), a);
+	snprintf(buf[2], CELL_MAX, "%s %s", ice_cand_type_name(x->remote_type), b);
+	snprintf(buf[3], CELL_MAX, "%s%s", ice_pair_state_name(x->state),
+		 x->selected ? " selected" : "");
+	snprintf(buf[4], CELL_MAX, "%s", x->nominated ? "yes" : "no");
+	snprintf(buf[5], CELL_MAX, "%u", x->rec.req_sent);
+	snprintf(buf[6], CELL_MAX, "%u", x->rec.resp_ok);
+	snprintf(buf[7], CELL_MAX, "%u", x->rec.req_in);
+	if (x->rec.resp_ok)
+		snprintf(buf[8], CELL_MAX, "%u", x->rec.rtt_last_ms);
+	else
+		snprintf(buf[8], CELL_MAX, "-");
+	if (x->rec.last_err)
+		snprintf(buf[9], CELL_MAX, "STUN %u", x->rec.last_err);
+	else if (x->rec.last_turn_code)
+		snprintf(buf[9], CELL_MAX, "TURN %u", x->rec.last_turn_code);
+	else if (x->rec.icmp)
+		snprintf(buf[9], CELL_MAX, "ICMP");
+	else if (x->rec.timeouts)
+		snprintf(buf[9], CELL_MAX, "timeout");
+	else
+		snprintf(buf[9], CELL_MAX, "-");
+}
+
+/* The selected pair's local candidate as the peer sees it (RFC 8445
+ * 7.2.5.3.2): the one its XOR-MAPPED-ADDRESS matched (srflx, prflx,
+ * relay); the table shows the base the checks went from. */
+static const struct pbx_addr *sel_local(const struct ice_pair *x)
+{
+	return x->mapped.len ? &x->mapped : &x->local;
+}
+
+static enum ice_cand_type sel_type(const struct ice_pair *x)
+{
+	return x->mapped.len ? x->mapped_type : x->local_type;
+}
+
+static const char *end_name(enum peer_end e)
+{
+	return e == END_SUCCESS ? "SUCCESS" : e == END_FAILED ? "FAILED" : "ABORTED";
+}
+
+static void print_text(struct peer *p)
+{
+	static const char *const names[] = { "PAIR", "LOCAL", "REMOTE", "STATE", "NOMINATED",
+					     "REQ-SENT", "RESP-RECV", "REQ-RECV", "RTT-MS",
+					     "LAST-ERROR" };
+	enum { NC = 10 };
+	FILE *o = p->c->out;
+	size_t n = p->agent ? ice_agent_pair_count(p->agent) : 0;
+	char **cells = calloc(n * NC + 1, sizeof *cells);
+	if (cells) {
+		for (size_t i = 0; i < n; i++) {
+			const struct ice_pair *x;
+			char buf[NC][CELL_MAX];
+			if (ice_agent_pair(p->agent, i, &x))
+				continue;
+			pair_cells(x, buf);
+			for (int k = 0; k < NC; k++)
+				cells[i * NC + (size_t)k] = strdup(buf[k]);
+		}
+		fprintf(o, "Pairs:\n");
+		ctl_print_table(o, names, NC, cells, n);
+		for (size_t i = 0; i < n * NC; i++)
+			free(cells[i]);
+		free(cells);
+	}
+	fputc('\n', o);
+	const struct ice_pair *sel;
+	if (p->agent && ice_agent_selected(p->agent, &sel) == 0) {
+		char a[64], b[64];
+		ice_addr_text(sel_local(sel), a, sizeof a);
+		ice_addr_text(&sel->remote, b, sizeof b);
+		fprintf(o, "ICE: Selected %s %s -> %s %s\n", ice_cand_type_name(sel_type(sel)), a,
+			ice_cand_type_name(sel->remote_type), b);
+	}
+	if (p->dflt == ICE_DEFAULT_MANGLED)
+		fprintf(o, "ICE: Warning: the SDP's default address (c= and m=) is none of its "
+			   "candidates: something on the way rewrote it (an ALG or SBC)\n");
+	if (p->gathered && !p->gathering.success)
+		fprintf(o, "ICE: Gathering FAILED (%s: %s)\n", ice_diag_name(p->gathering.code),
+			p->gathering.reason);
+	fprintf(o, "ICE: Conclusion %s (%s: %s)\n", end_name(p->end), p->code, p->reason);
+}
+
+static void print_json(struct peer *p)
+{
+	static const char *const keys[] = { "id", "local", "remote", "state", "nominated",
+					    "requests_sent", "responses_received",
+					    "requests_received", "rtt_ms", "last_error" };
+	struct json j;
+	json_init(&j, p->c->out);
+	json_obj(&j);
+	json_key(&j, "role");
+	json_str(&j, p->r.a.controlled ? "controlled" : "controlling");
+	json_key(&j, "local_candidates");
+	json_int(&j, (int64_t)p->local.n_cands);
+	json_key(&j, "remote_candidates");
+	json_int(&j, (int64_t)p->remote.n_cands);
+	json_key(&j, "default_address");
+	json_str(&j, ice_default_check_name(p->dflt));
+	json_key(&j, "gathering");
+	if (p->gathered) {
+		json_obj(&j);
+		json_key(&j, "result");
+		json_str(&j, p->gathering.success ? "SUCCESS" : "FAILED");
+		json_key(&j, "code");
+		json_str(&j, ice_diag_name(p->gathering.code));
+		json_key(&j, "reason");
+		json_str(&j, p->gathering.reason);
+		json_end_obj(&j);
+	} else {
+		json_null(&j);
+	}
+	json_key(&j, "pairs");
+	json_arr(&j);
+	size_t n = p->agent ? ice_agent_pair_count(p->agent) : 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct ice_pair *x;
+		char buf[10][CELL_MAX];
+		if (ice_agent_pair(p->agent, i, &x))
+			continue;
+		pair_cells(x, buf);
+		json_obj(&j);
+		for (int k = 0; k < 10; k++) {
+			json_key(&j, keys[k]);
+			if (k == 0 || (k >= 5 && k <= 7))
+				json_int(&j, strtoll(buf[k], NULL, 10));
+			else if (k == 3)
+				json_str(&j, ice_pair_state_name(x->state));
+			else if (k == 4)
+				json_bool(&j, x->nominated);
+			else if ((k == 8 || k == 9) && strcmp(buf[k], "-") == 0)
+				json_null(&j);
+			else if (k == 8)
+				json_int(&j, strtoll(buf[k], NULL, 10));
+			else
+				json_str(&j, buf[k]);
+		}
+		json_key(&j, "selected");
+		json_bool(&j, x->selected);
+		json_end_obj(&j);
+	}
+	json_end_arr(&j);
+	json_key(&j, "selected");
+	const struct ice_pair *sel;
+	if (p->agent && ice_agent_selected(p->agent, &sel) == 0) {
+		json_obj(&j);
+		json_key(&j, "local_type");
+		json_str(&j, ice_cand_type_name(sel_type(sel)));
+		json_key(&j, "local");
+		ice_json_addr(&j, sel_local(sel));
+		json_key(&j, "base");
+		ice_json_addr(&j, &sel->local);
+		json_key(&j, "remote_type");
+		json_str(&j, ice_cand_type_name(sel->remote_type));
+		json_key(&j, "remote");
+		ice_json_addr(&j, &sel->remote);
+		json_end_obj(&j);
+	} else {
+		json_null(&j);
+	}
+	json_key(&j, "conclusion");
+	json_obj(&j);
+	json_key(&j, "result");
+	json_str(&j, end_name(p->end));
+	json_key(&j, "code");
+	json_str(&j, p->code);
+	json_key(&j, "reason");
+	json_str(&j, p->reason);
+	json_end_obj(&j);
+	json_end_obj(&j);
+	json_done(&j);
+}
+
+/* ---- the command ---- */
+
+static int open_streams(struct peer *p)
+{
+	p->out = stdout;
+	p->in_fd = 0;
+	const char *o = p->r.a.out, *i = p->r.a.in;
+	if (o && strcmp(o, "/dev/stdout") != 0) {
+		p->out = fopen(o, "we");
+		if (!p->out) {
+			p->out = stdout;
+			return ctl_fail(p->c, "cannot write --out %s: %s", o, strerror(errno));
+		}
+	}
+	if (i && strcmp(i, "/dev/stdin") != 0) {
+		p->in_fd = open(i, O_RDONLY | O_CLOEXEC);
+		if (p->in_fd < 0) {
+			p->in_fd = 0;
+			return ctl_fail(p->c, "cannot read --in %s: %s", i, strerror(errno));
+		}
+	}
+	struct stat sb;
+	p->in_regular = fstat(p->in_fd, &sb) == 0 && S_ISREG(sb.st_mode);
+	return 0;
+}
+
+static void close_streams(struct peer *p)
+{
+	if (p->out && p->out != stdout)
+		fclose(p->out);
+	if (p->in_fd > 0)
+		close(p->in_fd);
+}
+
+static int setup_gather(struct peer *p)
+{
+	struct ice_run *r = &p->r;
+	struct ice_gather_config cfg = {
+		.hosts = r->hosts, .n_hosts = r->n_hosts,
+		.servers = r->servers, .n_servers = r->n_servers,
+		.family = r->a.family, .policy = r->a.policy,
+		.timeout_ms = r->a.gather_timeout_s * 1000u,
+		.unix_now = (int64_t)time(NULL),
+	};
+	int rc = ice_gather_new(&cfg, &p->g);
+	if (rc == 0 && ice_tls_creds(p->c, r, &p->tls)) {
+		for (size_t i = 0; i < r->n_hosts; i++)
+			close(r->host_fds[i]);
+		return 1;
+	}
+	if (rc) {
+		for (size_t i = 0; i < r->n_hosts; i++)
+			close(r->host_fds[i]);
+		return ctl_fail(p->c, "cannot set up the gathering (%s)",
+				rc == PBX_E_TOOLONG ? "too many servers or addresses" : "bad input");
+	}
+	ice_io_init(&p->io, p->g, r->host_fds, r->n_hosts, p->tls, r->a.sni, r->servers);
+	p->io.verbose = r->a.verbose ? stderr : NULL;
+	return 0;
+}
+
+int ice_cmd_peer(struct ctl *c, int argc, char **argv)
+{
+	static struct peer p;
+	memset(&p, 0, sizeof p);
+	p.c = c;
+	if (ice_parse_args(argc, argv, "peer", &p.r.a))
+		return 2;
+	int rc = 1;
+	if (open_streams(&p) || ice_read_password(c, &p.r))
+		goto out;
+	if (p.r.a.rest && (ice_open_store(c) || ice_mint_rest(c, &p.r)))
+		goto out;
+	for (size_t i = 0; i < p.r.a.n_stun; i++)
+		if (ice_parse_uri(c, &p.r, p.r.a.stun[i], false))
+			goto out;
+	for (size_t i = 0; i < p.r.a.n_turn; i++)
+		if (ice_parse_uri(c, &p.r, p.r.a.turn[i], true))
+			goto out;
+	if (ice_bind_hosts(c, &p.r) || setup_gather(&p))
+		goto out;
+	ice_desc_init(&p.remote);
+	ice_signals_on();
+	run(&p);
+	ice_io_release(&p.io); /* every allocation, every socket, whatever the end */
+	ice_signals_off();
+	if (c->json)
+		print_json(&p);
+	else
+		print_text(&p);
+	fflush(c->out);
+	rc = p.end == END_SUCCESS ? ICE_EXIT_SUCCESS
+	     : p.end == END_FAILED ? ICE_EXIT_FAILED : ICE_EXIT_ABORTED;
+out:
+	ice_agent_free(p.agent);
+	ice_gather_free(p.g);
+	if (p.tls)
+		pbx_tls_creds_unref(p.tls);
+	free(p.sdp_buf);
+	close_streams(&p);
+	explicit_bzero(p.r.password, sizeof p.r.password);
+	if (c->st) {
+		store_close(c->st);
+		c->st = NULL;
+	}
+	return rc;
+}

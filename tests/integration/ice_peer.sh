@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# ice_peer - rpctl ice-test peer, our ICE agent, against independent agents
+# through coturn on loopback, over the line protocol of ice/pair.py:
+# relay-only over TURN/UDP controlling against libnice and controlled
+# against werift-ice, over TURN/TCP against libnice, over TURN/TLS (a test
+# CA) against werift-ice, against itself, host-only against libnice, and
+# against libnice with its block handed over as a whole SDP body whose
+# default address was rewritten (reported).  Both sides exit 0, rpctl
+# selects relay -> relay (host -> host for the host row), the hello and its
+# echo cross, and coturn logs one release (Refresh lifetime=0) for every
+# allocation rpctl made.  A peer whose only candidate is a closed port
+# leaves rpctl FAILED (exit 1) with the ICMP errors on the pair's row; a
+# peer that goes away before its block ends leaves it ABORTED peer-closed
+# (exit 2), and SIGINT during the checks ABORTED interrupted (exit 2), each
+# with its allocation released; --json follows the block on stdout.  A
+# closed TURN port gives no candidate: FAILED, with the gathering's reason.
+# Peers: libnice (nice_peer), werift-ice, coturn, certtool, python3.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/ice/lib.sh"
+need turnserver python3 ss certtool
+ice_need_nice
+ice_need_werift
+
+P=$(free_udp)
+TLS=$(free_port)
+make_certs "$T/pki" turn.test 127.0.0.1
+ice_coturn coturn "" 127.0.0.1 "$P" "user=alice:secret
+tls-listening-port=$TLS
+cert=$T/pki/server.pem
+pkey=$T/pki/server.key
+allow-loopback-peers"
+wait_listening "$TLS"
+
+# rpctl's side: the block on stdout for pair.py, the report into $T/NAME.rp.
+cat >"$T/rp.sh" <<SH
+#!/bin/sh
+r=\$1
+shift
+exec 3>&1
+PBXEDGE_TURN_PASSWORD=secret exec env -u PBXEDGE_DB HOME="$T/empty" \
+	"$RPCTL" ice-test peer --out /dev/fd/3 "\$@" >"\$r" 2>&1
+SH
+chmod +x "$T/rp.sh"
+rp() { local name=$1; shift; echo "$T/rp.sh $T/$name.rp --timeout 15 $*"; }
+turn="--turn turn:127.0.0.1:$P --user alice --policy relay"
+tn="--turn 127.0.0.1:$P --user nice --pass secret --relay-only --timeout 15"
+tw="--turn 127.0.0.1:$P --user werift --pass secret --relay-only --timeout 15"
+
+ice_pair udp-rn 20 "$(rp udp-rn --controlling $turn)" "$NICE --tag B $tn"
+ice_pair udp-wr 20 "$WERIFT --controlling --tag A $tw" "$(rp udp-wr --controlled $turn)"
+ice_pair tcp-rn 20 "$(rp tcp-rn --controlling --turn turn:127.0.0.1:$P?transport=tcp \
+	--user alice --policy relay)" "$NICE --tag B $tn"
+ice_pair tls-rw 20 "$(rp tls-rw --turn turns:127.0.0.1:$TLS --ca $T/pki/ca.pem --sni turn.test \
+	--user alice --policy relay)" "$WERIFT --tag B ${tw/--turn 127.0.0.1:$P/--turn 127.0.0.1:$TLS} \
+	--turn-tls --ca $T/pki/ca.pem --sni turn.test"
+ice_pair udp-rr 20 "$(rp udp-rr-a $turn)" "$(rp udp-rr-b --controlled $turn)"
+ice_pair host-rn 20 "$(rp host-rn --policy host --local 127.0.0.1)" \
+	"$NICE --tag B --local 127.0.0.1 --timeout 15"
+# The peer's block wrapped into a whole SDP body whose c=/m= default
+# address is none of its candidates (as an ALG would leave it).
+cat >"$T/sdp.py" <<'PY'
+import sys
+lines = []
+for line in sys.stdin:
+    lines.append(line.rstrip("\r\n"))
+    if line.startswith("a=end-of-candidates"):
+        break
+head = ["v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "c=IN IP4 192.0.2.1", "t=0 0",
+        "m=audio 4000 RTP/AVP 0"]
+sys.stdout.write("".join(l + "\r\n" for l in head + lines))
+PY
+ice_pair sdp-rn 20 "sh -c 'python3 $T/sdp.py | $(rp sdp-rn $turn)'" "$NICE --tag B $tn"
+gone="sh -c 'echo a=ice-ufrag:gone; sleep 1; exit 5'"
+ice_pair gone-r 20 "$gone" "$(rp gone-r --controlled $turn)"
+
+# A peer whose only candidate is a closed port: the checks draw ICMP port
+# unreachable and fail after 7 s, FAILED (exit 1) well within --timeout.
+dead="sh -c 'echo a=ice-ufrag:dead; echo a=ice-pwd:deaddeaddeaddeaddeaddead; \
+echo a=candidate:1 1 UDP 2130706431 127.0.0.1 9 typ host; echo a=end-of-candidates; sleep 9'"
+ice_pair dead-r 20 "$dead" "$(rp dead-r --controlled --policy host --local 127.0.0.1)"
+
+report() { cat "$T/$1.rp" "$T/${1%-[ab]}.log" 2>/dev/null; }
+for p in udp-rn udp-wr tcp-rn tls-rw host-rn sdp-rn udp-rr; do
+	ice_expect "$p" 0 0
+done
+for p in udp-rn udp-wr tcp-rn tls-rw host-rn sdp-rn udp-rr-a udp-rr-b; do
+	grep -q "^ICE: Conclusion SUCCESS" "$T/$p.rp" || fail "$p: no success: $(report "$p")"
+done
+grep -q "^ICE: Warning: the SDP's default address" "$T/sdp-rn.rp" ||
+	fail "sdp-rn: the mangled default address is not reported: $(report sdp-rn)"
+for p in udp-rn udp-wr tcp-rn tls-rw sdp-rn udp-rr-a udp-rr-b; do
+	grep -Eq "^ICE: Selected relay [^ ]+ -> relay " "$T/$p.rp" ||
+		fail "$p: rpctl did not select relay -> relay: $(report "$p")"
+done
+grep -Eq "^ICE: Selected host 127\.0\.0\.1:[0-9]+ -> host 127\.0\.0\.1:" "$T/host-rn.rp" ||
+	fail "host-rn: rpctl did not select host -> host: $(report host-rn)"
+# The echo: libnice echoed rpctl's hello; werift got its hello back.
+for p in udp-rn tcp-rn host-rn sdp-rn; do
+	grep -q "^B echoed" "$T/$p.log" || fail "$p: libnice echoed nothing: $(report "$p")"
+done
+grep -q "^A received: hello over ICE" "$T/udp-wr.log" ||
+	fail "udp-wr: werift got no echo: $(report udp-wr)"
+grep -q "^B received: hello over ICE" "$T/tls-rw.log" ||
+	fail "tls-rw: werift got no hello: $(report tls-rw)"
+ice_expect_selected udp-wr A "relay->relay"
+ice_expect gone-r 5 2
+grep -q "^ICE: Conclusion ABORTED (peer-closed: " "$T/gone-r.rp" ||
+	fail "gone-r: not aborted: $(report gone-r)"
+
+ice_expect dead-r 0 1
+grep -q "^ICE: Conclusion FAILED (checks: " "$T/dead-r.rp" || fail "dead-r: not failed: $(report dead-r)"
+grep -Eq "^1 +host 127\.0\.0\.1:[0-9]+ +host 127\.0\.0\.1:9 +failed .* ICMP *$" "$T/dead-r.rp" ||
+	fail "dead-r: no ICMP error on the pair: $(report dead-r)"
+
+# SIGINT while the checks run (the peer's candidate never answers):
+# ABORTED interrupted, exit 2; with --json the object follows the block
+# on the one standard output.
+mkfifo "$T/int.in"
+PBXEDGE_TURN_PASSWORD=secret env -u PBXEDGE_DB HOME="$T/empty" "$RPCTL" --json \
+	ice-test peer --controlled $turn --in "$T/int.in" --timeout 15 \
+	>"$T/int.out" 2>"$T/int.err" &
+pid=$!
+PIDS+=("$pid")
+exec 8>"$T/int.in"
+wait_log "$T/int.out" "^a=end-of-candidates"
+printf '%s\n' a=ice-ufrag:abcd a=ice-pwd:abcdabcdabcdabcdabcdabcd \
+	"a=candidate:1 1 UDP 2130706431 127.0.0.1 9 typ host" a=end-of-candidates >&8
+sleep 0.5
+kill -INT "$pid"
+wait_exit "$pid" 10
+exec 8>&-
+[ "$EXIT_STATUS" = 2 ] || fail "SIGINT: exit $EXIT_STATUS: $(cat "$T/int.out" "$T/int.err")"
+python3 - "$T/int.out" <<'PY' || fail "SIGINT: bad output: $(cat "$T/int.out")"
+import json, sys
+text = open(sys.argv[1]).read()
+block, _, rest = text.partition("a=end-of-candidates\n")
+assert block.startswith("a=ice-ufrag:") and "typ relay" in block, block
+o = json.loads(rest)
+c = o["conclusion"]
+assert (c["result"], c["code"]) == ("ABORTED", "interrupted"), c
+assert o["role"] == "controlled" and o["remote_candidates"] == 1, o
+assert o["pairs"] and o["pairs"][0]["requests_sent"] > 0, o["pairs"]
+PY
+
+# A TURN port that is closed: no candidate, the gathering's reason shown,
+# FAILED (exit 1) at once; the peer's block from a file (--in).
+printf '%s\n' a=ice-ufrag:abcd a=ice-pwd:abcdabcdabcdabcdabcdabcd a=end-of-candidates >"$T/blk"
+closed=$(free_udp)
+set +e
+PBXEDGE_TURN_PASSWORD=secret env -u PBXEDGE_DB HOME="$T/empty" timeout 10 "$RPCTL" \
+	ice-test peer --turn "turn:127.0.0.1:$closed" --user alice --policy relay \
+	--in "$T/blk" >"$T/closed.out" 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "closed port: exit $rc: $(cat "$T/closed.out")"
+grep -q "^ICE: Gathering FAILED (turn-unreachable: " "$T/closed.out" ||
+	fail "closed port: no gathering reason: $(cat "$T/closed.out")"
+grep -q "^ICE: Conclusion FAILED (checks: " "$T/closed.out" ||
+	fail "closed port: not FAILED: $(cat "$T/closed.out")"
+
+# coturn: rpctl made 9 allocations, each released once.
+C="$T/coturn.log"
+wait_count "$C" "user <alice>: incoming packet ALLOCATE processed, success" 9
+wait_count "$C" "username=<alice>, lifetime=0" 9
+# The TLS row's session was TLS (coturn names the cipher).
+wait_count "$C" "new, realm=<pbxedge.test>, username=<alice>, lifetime=[0-9]+, cipher=[A-Z0-9-]+, method=TLSv1\\.[23]" 1
+n=$(grep -Ec "user <alice>: incoming packet ALLOCATE processed, success" "$C")
+[ "$n" = 9 ] || fail "rpctl made $n allocations, expected 9"
+n=$(grep -Ec "username=<alice>, lifetime=0" "$C")
+[ "$n" = 9 ] || fail "rpctl released $n times for 9 allocations"
+echo "ice_peer: ok"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# ice_peer_nat - the NAT matrix of ice_nat_matrix.sh with rpctl ice-test
+# peer (behind ice/rpctl_peer.sh) in place of libnice, first on the
+# controlling side, then on the controlled side: the same verdicts as
+# libnice's (prc/prc and full/sym succeed over srflx/prflx, prc/sym and
+# sym/sym fail on both sides, sym/sym with TURN succeeds through a relay).
+# Peers: those of ice_nat_matrix.sh.
+set -euo pipefail
+: "${PBX_SRC:?PBX_SRC must point at the source tree}"
+dir="$PBX_SRC/tests/integration"
+agent="$dir/ice/rpctl_peer.sh"
+ICE_AGENT_A=$agent bash "$dir/ice_nat_matrix.sh"
+ICE_AGENT_B=$agent bash "$dir/ice_nat_matrix.sh"
+echo "ice_peer_nat: ok"
