@@ -72,6 +72,7 @@ struct peer {
 	enum peer_end end;
 	char code[32];
 	char reason[ICE_DIAG_TEXT_MAX];
+	char hint[ICE_DIAG_TEXT_MAX];
 };
 
 static int64_t now_of(struct peer *p)
@@ -428,6 +429,61 @@ static void report_refusals(struct peer *p)
 	}
 }
 
+/* Why the checks did not succeed, from the agent's records and what ended
+ * the run (lib/ice diag_pairs.c): the stable reason code, its line and a
+ * hint.  kind says what ended it: END_FAILED (the agent concluded),
+ * END_ABORTED with interrupted, peer_closed or neither (the time limit). */
+static void conclude(struct peer *p, enum peer_end kind, bool interrupted, bool peer_closed)
+{
+	struct ice_diag_input *in = calloc(1, sizeof *in);
+	struct ice_diag d;
+	if (!in || ice_diag_input_from_agent(p->agent, in)) {
+		free(in);
+		finish(p, kind, kind == END_FAILED ? "checks-failed" : "interrupted",
+		       "no memory to work out why");
+		return;
+	}
+	in->interrupted = kind == END_ABORTED && interrupted;
+	in->peer_closed = kind == END_ABORTED && peer_closed;
+	in->time_limit = kind == END_ABORTED && !interrupted && !peer_closed;
+	in->default_check = p->dflt;
+	/* Permissions the TURN servers refused, and relays lost. */
+	for (size_t i = 0; i < ice_gather_n_cands(p->g) && in->n_relays < ICE_DIAG_RELAYS_MAX;
+	     i++) {
+		const struct ice_gathered *x = ice_gather_cand(p->g, i);
+		if (x->cand.type != ICE_RELAY || x->relay < 0 || x->relay >= ICE_GATHER_RELAYS_MAX)
+			continue;
+		if (p->relay_lost[x->relay]) {
+			struct ice_diag_relay *r = &in->relays[in->n_relays++];
+			r->relay = x->cand.addr;
+			r->lost = true;
+		}
+		struct turn_client *tc = ice_gather_relay(p->g, x->relay);
+		for (size_t k = 0; tc && k < p->remote_fed && k < ICE_DESC_CANDS_MAX &&
+				   in->n_relays < ICE_DIAG_RELAYS_MAX; k++) {
+			struct turn_result r;
+			if (!p->refused[x->relay][k] ||
+			    turn_client_permission(tc, &p->remote.cands[k].addr, &r) != TURN_P_FAILED)
+				continue;
+			struct ice_diag_relay *dr = &in->relays[in->n_relays++];
+			dr->relay = x->cand.addr;
+			dr->peer = p->remote.cands[k].addr;
+			dr->code = r.code;
+		}
+	}
+	ice_diag_pairs(in, &d);
+	free(in);
+	enum peer_end end = d.result == ICE_DIAG_R_SUCCESS   ? END_SUCCESS
+			    : d.result == ICE_DIAG_R_ABORTED ? END_ABORTED
+							     : END_FAILED;
+	/* The agent's success needs the echo too; until then this is how far
+	 * the checks got when the run ended. */
+	if (end == END_SUCCESS)
+		end = kind;
+	finish(p, end, ice_diag_name(d.code), d.reason);
+	snprintf(p->hint, sizeof p->hint, "%s", d.hint);
+}
+
 /* What the selected pair needs: a channel on its relay, the hello. */
 static void on_selected(struct peer *p, const struct ice_pair *sel, int64_t now)
 {
@@ -452,10 +508,8 @@ static void judge(struct peer *p, int64_t now)
 	const struct ice_pair *sel = NULL;
 	bool selected = ice_agent_selected(p->agent, &sel) == 0;
 	if (st == ICE_AGENT_FAILED) {
-		finish(p, END_FAILED, ice_fail_reason_name(why),
-		       why == ICE_FAIL_CONSENT ? "consent was lost on the selected pair"
-		       : why == ICE_FAIL_TIMEOUT ? "no pair was selected in time"
-		       : "every candidate pair failed (or there was none)");
+		(void)why;
+		conclude(p, END_FAILED, false, false);
 		return;
 	}
 	if (selected) {
@@ -514,11 +568,11 @@ static void run(struct peer *p)
 	while (p->end == END_NONE) {
 		int64_t now = now_of(p);
 		if (ice_stop) {
-			finish(p, END_ABORTED, "interrupted", "interrupted by a signal");
+			conclude(p, END_ABORTED, true, false);
 			break;
 		}
 		if (now >= limit) {
-			finish(p, END_ABORTED, "timeout", "the --timeout expired before a conclusion");
+			conclude(p, END_ABORTED, false, false);
 			break;
 		}
 		if (p->io.extra_ready && p->io.extra_fd >= 0) {
@@ -533,9 +587,7 @@ static void run(struct peer *p)
 		if (p->end != END_NONE)
 			break;
 		if (p->in_eof && !p->in_regular && !p->sdp) {
-			finish(p, END_ABORTED, "peer-closed", p->remote.end_of_candidates
-				       ? "the peer closed its side while the checks ran"
-				       : "the peer closed its side before a=end-of-candidates");
+			conclude(p, END_ABORTED, false, true);
 			break;
 		}
 		if (ice_io_step(&p->io, next_wake(p, now_of(p), limit)))
@@ -634,6 +686,8 @@ static void print_text(struct peer *p)
 		fprintf(o, "ICE: Gathering FAILED (%s: %s)\n", ice_diag_name(p->gathering.code),
 			p->gathering.reason);
 	fprintf(o, "ICE: Conclusion %s (%s: %s)\n", end_name(p->end), p->code, p->reason);
+	if (p->hint[0])
+		fprintf(o, "ICE: Hint: %s\n", p->hint);
 }
 
 static void print_json(struct peer *p)
@@ -721,6 +775,11 @@ static void print_json(struct peer *p)
 	json_str(&j, p->code);
 	json_key(&j, "reason");
 	json_str(&j, p->reason);
+	json_key(&j, "hints");
+	json_arr(&j);
+	if (p->hint[0])
+		json_str(&j, p->hint);
+	json_end_arr(&j);
 	json_end_obj(&j);
 	json_end_obj(&j);
 	json_done(&j);
