@@ -14,6 +14,9 @@
 # (exit 2), and SIGINT during the checks ABORTED interrupted (exit 2), each
 # with its allocation released; --json follows the block on stdout.  A
 # closed TURN port gives no candidate: FAILED, with the gathering's reason.
+# IPv6-only candidates against --family 4 give FAILED no-pairs; an SDP body
+# whose c= address is none of its candidates, none answering, FAILED
+# mangled.
 # Peers: libnice (nice_peer), werift-ice, coturn, certtool, python3.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ice/lib.sh"
@@ -158,6 +161,31 @@ grep -q "^ICE: Gathering FAILED (turn-unreachable: " "$T/closed.out" ||
 	fail "closed port: no gathering reason: $(cat "$T/closed.out")"
 grep -q "^ICE: Conclusion FAILED (no-local-candidates: " "$T/closed.out" ||
 	fail "closed port: not FAILED: $(cat "$T/closed.out")"
+
+# A description with IPv6 candidates only, checked with --family 4:
+# FAILED no-pairs at once, naming the families.
+printf 'a=ice-ufrag:v6only\na=ice-pwd:v6v6v6v6v6v6v6v6v6v6v6v6\na=candidate:1 1 udp 2130706431 ::1 40000 typ host\na=end-of-candidates\n' >"$T/v6.blk"
+set +e
+env -u PBXEDGE_DB HOME="$T/empty" timeout 10 "$RPCTL" ice-test peer --family 4 \
+	--local 127.0.0.1 --policy host --in "$T/v6.blk" --out /dev/null >"$T/v6.out" 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "v6 only: exit $rc: $(cat "$T/v6.out")"
+grep -q "^ICE: Conclusion FAILED (no-pairs: .*IPv6 only (1).*IPv4 only (1)" "$T/v6.out" ||
+	fail "v6 only: not no-pairs: $(cat "$T/v6.out")"
+
+# An SDP body whose c= address is none of its candidates, and whose only
+# candidate does not answer: FAILED mangled (the rewriting is what to fix
+# first), not a bare no-response.
+printf 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=ice-ufrag:mang\r\na=ice-pwd:mangmangmangmangmangmang\r\na=candidate:1 1 udp 2130706431 127.0.0.1 9 typ host\r\na=end-of-candidates\r\n' >"$T/m.sdp"
+set +e
+env -u PBXEDGE_DB HOME="$T/empty" timeout 20 "$RPCTL" ice-test peer --family 4 \
+	--local 127.0.0.1 --policy host --in "$T/m.sdp" --out /dev/null >"$T/m.out" 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "mangled: exit $rc: $(cat "$T/m.out")"
+grep -q "^ICE: Conclusion FAILED (mangled: " "$T/m.out" ||
+	fail "mangled: not mangled: $(cat "$T/m.out")"
 
 # coturn: rpctl made 9 allocations, each released once.
 C="$T/coturn.log"
