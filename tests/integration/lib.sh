@@ -222,3 +222,37 @@ start_http_backend() {
 	[ -s "$T/$name.port" ] || fail "backend $name did not start: $(cat "$T/$name.log")"
 	eval "PORT_$name=$(cat "$T/$name.port")"
 }
+
+# coturn_loopback: coturn's turnserver on 127.0.0.1 with long-term
+# credentials (realm pbxedge, user alice:secret), loopback peers allowed,
+# a relay range of its own, UDP/TCP on $CP and TLS on $CTP with the
+# certificate of make_certs in $T/pki; log in $T/coturn.log.  Sets CP,
+# CTP, CLO (the first relay port).
+coturn_loopback() {
+	CP=$(free_udp)
+	CTP=$(free_port)
+	CLO=$(( (RANDOM % 200) * 100 + 40000 ))
+	cat >"$T/turnserver.conf" <<CONF
+listening-ip=127.0.0.1
+listening-port=$CP
+tls-listening-port=$CTP
+cert=$T/pki/server.pem
+pkey=$T/pki/server.key
+relay-ip=127.0.0.1
+lt-cred-mech
+realm=pbxedge
+user=alice:secret
+allow-loopback-peers
+min-port=$CLO
+max-port=$((CLO + 99))
+no-dtls
+no-cli
+verbose
+simple-log
+log-file=$T/coturn.log
+pidfile=$T/turnserver.pid
+userdb=$T/turndb
+CONF
+	start coturn turnserver -c "$T/turnserver.conf"
+	wait_udp "$CP"
+}

@@ -47,32 +47,7 @@ PEER=$(free_udp)
 start peer turnutils_peer -L 127.0.0.1 -p "$PEER"
 
 # ---- coturn ----
-CP=$(free_udp)
-CTP=$(free_port)
-CLO=$(( (RANDOM % 200) * 100 + 40000 ))
-cat >"$T/turnserver.conf" <<CONF
-listening-ip=127.0.0.1
-listening-port=$CP
-tls-listening-port=$CTP
-cert=$T/pki/server.pem
-pkey=$T/pki/server.key
-relay-ip=127.0.0.1
-lt-cred-mech
-realm=pbxedge
-user=alice:secret
-allow-loopback-peers
-min-port=$CLO
-max-port=$((CLO + 99))
-no-dtls
-no-cli
-verbose
-simple-log
-log-file=$T/coturn.log
-pidfile=$T/turnserver.pid
-userdb=$T/turndb
-CONF
-start coturn turnserver -c "$T/turnserver.conf"
-wait_udp "$CP"
+coturn_loopback
 wait_udp "$PEER"
 
 full coturn-udp --server "127.0.0.1:$CP" --user alice --password secret --peer "127.0.0.1:$PEER" \
