@@ -277,7 +277,7 @@ kill -TERM "$PID_coturnnat"
 ICE() { timeout 40 "$RPCTL" ice-test servers "$@"; }
 # --json is a global option: it may stand after the command's words.
 P=$(free_udp)
-LO=$(( (CLO + 10000 - 40000) % 20000 + 40000 ))
+LO=$(relay_base "$CLO")
 ok R init >/dev/null
 ok R turn user add alice secret
 V6=no

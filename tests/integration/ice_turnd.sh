@@ -29,7 +29,7 @@ turnd_in() {
 	local name=$1 ns=$2 listen=$3 lo
 	shift 3
 	export PBXEDGE_DB="$T/$name.db"
-	lo=$(( (RANDOM % 200) * 100 + 40000 ))
+	lo=$(relay_base)
 	ok "$RPCTL" init >/dev/null
 	ok "$RPCTL" turn user add nice secret
 	ok "$RPCTL" turn user add werift secret

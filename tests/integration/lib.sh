@@ -135,6 +135,21 @@ free_udp() {
 	fail "no free UDP port"
 }
 
+# relay_base [AVOID]: the first port of a block of 100 for a TURN server's
+# relay range. Blocks lie below the kernel's ephemeral range (32768 up on
+# Debian), so no port free_port hands out, and no client's source port,
+# falls inside one. AVOID is another block's base to stay clear of.
+relay_base() {
+	local avoid=${1:--1000} b
+	for _ in $(seq 50); do
+		b=$(( (RANDOM % 120) * 100 + 20000 ))
+		[ $((b - avoid)) -ge 100 ] || [ $((avoid - b)) -ge 100 ] || continue
+		ss -Hlnut "( sport >= :$b and sport <= :$((b + 99)) )" | grep -q . \
+			|| { echo "$b"; return; }
+	done
+	fail "no free relay port block"
+}
+
 # listening PORT: true if something listens on TCP PORT.
 listening() {
 	ss -Hltn "sport = :$1" | grep -q LISTEN
@@ -231,7 +246,7 @@ start_http_backend() {
 coturn_loopback() {
 	CP=$(free_udp)
 	CTP=$(free_port)
-	CLO=$(( (RANDOM % 200) * 100 + 40000 ))
+	CLO=$(relay_base)
 	cat >"$T/turnserver.conf" <<CONF
 listening-ip=127.0.0.1
 listening-port=$CP

@@ -84,7 +84,7 @@ kill -TERM "$PID_coturn"
 # ---- turnd ----
 P=$(free_udp)
 TP=$(free_port)
-LO=$(( (CLO + 10000 - 40000) % 20000 + 40000 ))
+LO=$(relay_base "$CLO")
 ok R init >/dev/null
 ok R turn user add alice secret
 ok R set turnd.listen "127.0.0.1:$P"

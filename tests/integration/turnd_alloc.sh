@@ -19,7 +19,7 @@ field() { sed -n "s/^$1=//p"; }
 A() { talk turn 127.0.0.1 "$P" --user alice --password pw "$@"; }
 
 P=$(free_udp)
-LO=$(( (RANDOM % 200) * 100 + 40000 ))
+LO=$(relay_base)
 ok R init >/dev/null
 ok R turn user add alice pw
 ok R turn user add bob pw

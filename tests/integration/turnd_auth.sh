@@ -15,7 +15,7 @@ field() { sed -n "s/^$1=//p"; }
 
 P=$(free_udp)
 PEER=$(free_udp)
-LO=$(( (RANDOM % 200) * 100 + 40000 ))
+LO=$(relay_base)
 ok R init >/dev/null
 ok R set turnd.realm example.org
 ok R turn user add alice 'correct horse'

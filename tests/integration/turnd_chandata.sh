@@ -16,7 +16,7 @@ talk() { python3 "$PBX_SRC/tests/integration/peers/stun_talk.py" "$@"; }
 field() { sed -n "s/^$1=//p"; }
 
 P=$(free_udp)
-LO=$(( (RANDOM % 200) * 100 + 40000 ))
+LO=$(relay_base)
 ok R init >/dev/null
 ok R turn user add alice 'al1ce-secret'
 ok R set turnd.listen "127.0.0.1:$P"

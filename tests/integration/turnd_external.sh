@@ -14,7 +14,7 @@ field() { sed -n "s/^$1=//p"; }
 
 P=$(free_udp)
 PEER=$(free_udp)
-LO=$(( (RANDOM % 200) * 100 + 40000 ))
+LO=$(relay_base)
 ok R init >/dev/null
 ok R turn user add alice pw
 ok R whitelist add 127.0.0.1 --reason "test client"

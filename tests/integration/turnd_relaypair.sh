@@ -29,8 +29,9 @@ P=3478
 ok R init >/dev/null
 ok R turn user add alice 'al1ce-secret'
 ok R set turnd.listen "$ADDR:$P"
-ok R set turnd.min-port 50000
-ok R set turnd.max-port 50099
+LO=$(relay_base)
+ok R set turnd.min-port "$LO"
+ok R set turnd.max-port "$((LO + 99))"
 ok R whitelist add "$ADDR" --reason "test client"
 
 start turnd ip netns exec "$NS" "$TURND" --foreground --workers 1 --db "$PBXEDGE_DB"

@@ -25,7 +25,7 @@ free_both() {
 P=$(free_both)
 TP=$(free_port)
 PEER=$(free_both)
-LO=$(( (RANDOM % 200) * 100 + 40000 ))
+LO=$(relay_base)
 make_certs "$T/pki" 127.0.0.1
 ok R init >/dev/null
 ok R turn user add alice pw

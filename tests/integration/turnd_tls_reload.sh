@@ -29,7 +29,7 @@ wait_served() {
 
 P=$(free_port)
 TP=$(free_port)
-LO=$(( (RANDOM % 200) * 100 + 40000 ))
+LO=$(relay_base)
 make_certs "$T/pki" 127.0.0.1
 make_certs "$T/pki2" 127.0.0.1   # the replacement, from another CA
 old=$(serial_of "$T/pki/server.pem")

@@ -17,7 +17,7 @@ field() { sed -n "s/^$1=//p"; }
 
 P=$(free_udp)
 PEER=$(free_udp)
-LO=$(( (RANDOM % 200) * 100 + 40000 ))
+LO=$(relay_base)
 ok R init >/dev/null
 ok R turn user add alice 'al1ce-secret'
 ok R set turnd.listen "127.0.0.1:$P"

@@ -96,14 +96,15 @@ ice_expect_selected() {
 # IP:PORT, relaying on IP, in namespace NS ("" for this one); log
 # $T/NAME.log.
 ice_coturn() {
-	local name=$1 ns=$2 ip=$3 port=$4
+	local name=$1 ns=$2 ip=$3 port=$4 lo
 	need turnserver
+	lo=$(relay_base)
 	cat >"$T/$name.conf" <<CONF
 listening-ip=$ip
 listening-port=$port
 relay-ip=$ip
-min-port=49152
-max-port=65535
+min-port=$lo
+max-port=$((lo + 99))
 lt-cred-mech
 realm=pbxedge.test
 user=nice:secret
