@@ -448,6 +448,69 @@ static int interface_hosts(struct ctl *c, struct ice_run *r)
 	return 0;
 }
 
+/* True when ip (port ignored) is an address of one of this machine's
+ * interfaces. */
+static bool is_local_ip(const struct pbx_addr *ip)
+{
+	struct ifaddrs *ifs = NULL;
+	bool found = false;
+	if (getifaddrs(&ifs))
+		return false;
+	for (struct ifaddrs *i = ifs; i && !found; i = i->ifa_next) {
+		struct pbx_addr a;
+		if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+				     i->ifa_addr->sa_family != AF_INET6) ||
+		    pbx_addr_from_sockaddr(&a, i->ifa_addr, i->ifa_addr->sa_family == AF_INET
+						? sizeof(struct sockaddr_in)
+						: sizeof(struct sockaddr_in6)))
+			continue;
+		pbx_addr_set_port(&a, pbx_addr_port(ip));
+		found = pbx_addr_equal(&a, ip);
+	}
+	freeifaddrs(ifs);
+	return found;
+}
+
+void ice_hairpin_note(struct ctl *c, const struct ice_run *r, const struct pbx_addr *extra,
+		      size_t n_extra, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (!c->st)
+		return;
+	char text[128] = "";
+	struct pbx_err e = { 0 };
+	if (store_setting_get(c->st, "turnd.external-ip", text, sizeof text, NULL, &e) ||
+	    !text[0] || strcmp(text, "auto") == 0)
+		if (store_nat_external(c->st, text, sizeof text, &e))
+			return;
+	struct pbx_addr ext;
+	if (pbx_addr_parse(pbx_span_cstr(text), 0, PBX_ADDR_NO_PORT, &ext, &e))
+		return;
+	/* An appliance that holds its public address itself needs no
+	 * router in between. */
+	if (is_local_ip(&ext))
+		return;
+	const struct pbx_addr *hit = NULL;
+	for (size_t i = 0; i < r->n_servers + n_extra && !hit; i++) {
+		const struct pbx_addr *t = i < r->n_servers ? &r->servers[i].addr
+							    : &extra[i - r->n_servers];
+		if (i < r->n_servers && r->servers[i].dns_failed)
+			continue;
+		pbx_addr_set_port(&ext, pbx_addr_port(t));
+		if (pbx_addr_equal(&ext, t))
+			hit = t;
+	}
+	if (!hit)
+		return;
+	char a[64];
+	pbx_addr_format_ip(hit, a, sizeof a);
+	snprintf(buf, len,
+		 "%s is this appliance's own external address: from here the path goes out "
+		 "to the router and back in, so it depends on the router's hairpinning (NAT "
+		 "loopback); phones outside do not take that path",
+		 a);
+}
+
 int ice_bind_hosts(struct ctl *c, struct ice_run *r)
 {
 	if (r->a.n_local) {
@@ -668,7 +731,7 @@ static void json_cand(struct json *j, struct ice_gather *g, const struct ice_gat
 }
 
 static void print_json(struct ctl *c, struct ice_gather *g, const char *result,
-		       const char *code, const char *reason, const char *hint)
+		       const char *code, const char *reason, const char *hint, const char *note)
 {
 	struct json j;
 	json_init(&j, c->out);
@@ -695,6 +758,8 @@ static void print_json(struct ctl *c, struct ice_gather *g, const char *result,
 	json_arr(&j);
 	if (hint && *hint)
 		json_str(&j, hint);
+	if (note && *note)
+		json_str(&j, note);
 	json_end_arr(&j);
 	json_end_obj(&j);
 	json_end_obj(&j);
@@ -773,6 +838,17 @@ int ice_open_store(struct ctl *c)
 	return 0;
 }
 
+void ice_save_result(struct ctl *c, struct store_ice_test_row *row)
+{
+	if (!c->st)
+		return;
+	row->at = (int64_t)time(NULL);
+	struct pbx_err e = { 0 };
+	if (store_ice_test_save(c->st, row, &e))
+		fprintf(stderr, "rpctl ice-test %s: the result is not stored: %s\n", row->mode,
+			pbx_err_text(&e));
+}
+
 static int conclude(struct ctl *c, struct ice_run *r, struct ice_gather *g, bool aborted)
 {
 	struct ice_diag d;
@@ -801,26 +877,25 @@ static int conclude(struct ctl *c, struct ice_run *r, struct ice_gather *g, bool
 	else
 		snprintf(reason, sizeof reason, "%s", d.reason);
 	const char *hint = aborted ? "" : d.hint;
+	char note[ICE_DIAG_TEXT_MAX];
+	ice_hairpin_note(c, r, NULL, 0, note, sizeof note);
 	if (c->json) {
-		print_json(c, g, result, code, reason, hint);
+		print_json(c, g, result, code, reason, hint, note);
 	} else {
 		print_servers_text(c, g);
 		print_cands_text(c, g);
 		fprintf(c->out, "\nICE: Conclusion %s (%s: %s)\n", result, code, reason);
 		if (*hint)
 			fprintf(c->out, "ICE: Hint: %s\n", hint);
+		if (*note)
+			fprintf(c->out, "ICE: Note: %s\n", note);
 	}
 	fflush(c->out);
-	if (c->st) {
-		struct store_ice_test_row row = {
-			.at = (int64_t)time(NULL), .result = result, .code = code, .reason = reason,
-			.servers = (int64_t)nrec, .candidates = (int64_t)nc,
-		};
-		struct pbx_err e = { 0 };
-		if (store_ice_test_save(c->st, &row, &e))
-			fprintf(stderr, "rpctl ice-test servers: the result is not stored: %s\n",
-				pbx_err_text(&e));
-	}
+	struct store_ice_test_row row = {
+		.mode = "servers", .result = result, .code = code, .reason = reason,
+		.servers = (int64_t)nrec, .candidates = (int64_t)nc,
+	};
+	ice_save_result(c, &row);
 	return aborted ? ICE_EXIT_ABORTED : d.success ? ICE_EXIT_SUCCESS : ICE_EXIT_FAILED;
 }
 
@@ -870,7 +945,9 @@ static const struct ctl_cmd cmds[] = {
 	  "gathering candidates: a servers table, a candidates table and 'ICE: Conclusion "
 	  "SUCCESS|FAILED (code: reason)'; exit 0 success, 1 failed, 2 aborted.  The TURN "
 	  "password comes from --password-file or $" PASSWORD_ENV "; without --stun/--turn, "
-	  "the appliance's own stund and turnd from the store" },
+	  "the appliance's own stund and turnd from the store; a note when a server is the "
+	  "appliance's own external address (the path then depends on the router's "
+	  "hairpinning); with a store, the result shows in rpctl status" },
 	{ "ice-test peer",
 	  "[--controlling|--controlled] [--stun URI]... [--turn URI]... [--user NAME] "
 	  "[--password-file FILE] [--rest-secret-from-store] [--family 4|6|both] [--local ADDR]... "
@@ -883,7 +960,8 @@ static const struct ctl_cmd cmds[] = {
 	  "on --out (stdout), read the peer's block (or a whole SDP body) from --in (stdin), "
 	  "run the checks, prove the selected pair with 'hello over ICE' and its echo; then a "
 	  "pairs table and 'ICE: Conclusion SUCCESS|FAILED|ABORTED (code: reason)'; exit 0 "
-	  "success, 1 failed, 2 aborted (peer-closed, interrupted, timeout)" },
+	  "success, 1 failed, 2 aborted (peer-closed, interrupted, timeout); with a store, the "
+	  "result shows in rpctl status" },
 };
 
 const struct ctl_group ctl_group_ice = { "ICE diagnostics", cmds, sizeof cmds / sizeof cmds[0] };

@@ -52,6 +52,7 @@ static const char *liveness(const struct daemon_row *r, int64_t now)
 struct lines {
 	struct ctl *c;
 	struct json *j;
+	size_t n;          /* rows seen */
 };
 
 static int counter_row(void *arg, const struct store_col *cols, int ncols)
@@ -102,20 +103,27 @@ static int event_row(void *arg, const struct store_col *cols, int ncols)
 	return 0;
 }
 
-/* The last rpctl ice-test servers: at, result, code, reason, servers,
- * candidates. */
+/* The last result of each rpctl ice-test mode: mode, at, result, code,
+ * reason, servers, candidates, pairs, selected. */
 static int ice_test_row(void *arg, const struct store_col *cols, int ncols)
 {
 	struct lines *l = arg;
+	l->n++;
 	if (l->c->json) {
 		json_row(l->j, cols, ncols);
 		return 0;
 	}
 	char t[32];
-	ctl_time(cols[0].i, t, sizeof t);
-	fprintf(l->c->out, "ice-test   %s (%s: %s) at %s, %lld server rows, %lld candidates\n",
-		cols[1].s, cols[2].s, cols[3].s, t, (long long)cols[4].i, (long long)cols[5].i);
-	return 1;
+	ctl_time(cols[1].i, t, sizeof t);
+	fprintf(l->c->out, "ice-test   %-7s %s (%s: %s) at %s, ", cols[0].s, cols[2].s,
+		cols[3].s, cols[4].s, t);
+	if (strcmp(cols[0].s, "servers") == 0)
+		fprintf(l->c->out, "%lld server rows, %lld candidates\n", (long long)cols[5].i,
+			(long long)cols[6].i);
+	else
+		fprintf(l->c->out, "%lld pairs, selected %s\n", (long long)cols[7].i,
+			*cols[8].s ? cols[8].s : "none");
+	return 0;
 }
 
 static int cmd_status(struct ctl *c, int argc, char **argv)
@@ -133,7 +141,7 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 		listeners += snap->listener[p].on;
 
 	struct json j;
-	struct lines l = { c, &j };
+	struct lines l = { .c = c, .j = &j };
 	json_init(&j, c->out);
 	int rc = 0;
 	if (c->json) {
@@ -228,10 +236,10 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 		fprintf(c->out, "blacklist  %zu active entries; whitelist %zu entries\n",
 			store_snapshot_access_count(snap, STORE_BLACKLIST),
 			store_snapshot_access_count(snap, STORE_WHITELIST));
+		l.n = 0;
 		rc = store_query(c->st, STORE_Q_ICE_TEST, NULL, ice_test_row, &l, &c->err);
-		if (rc == 0)
+		if (rc == 0 && l.n == 0)
 			fprintf(c->out, "ice-test   never run with this store\n");
-		rc = rc == 1 ? 0 : rc;
 		fprintf(c->out, "\ndaemons:\n");
 		for (size_t i = 0; i < N_DAEMONS; i++) {
 			const struct daemon_row *r = &rows[i];

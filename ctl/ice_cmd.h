@@ -60,12 +60,24 @@ int ice_read_password(struct ctl *c, struct ice_run *r);
 int ice_parse_uri(struct ctl *c, struct ice_run *r, const char *text, bool turn);
 int ice_bind_hosts(struct ctl *c, struct ice_run *r);
 int ice_open_store(struct ctl *c);
+/* ice_save_result - keep row (its time set now) as the last result of
+ * its mode for rpctl status when a store is open; a failure is reported
+ * on stderr and does not change the run's outcome. */
+void ice_save_result(struct ctl *c, struct store_ice_test_row *row);
 /* A TURN REST credential from the store's newest secret into r. */
 int ice_mint_rest(struct ctl *c, struct ice_run *r);
 /* TLS client credentials (--ca, else the system's bundle) into *out when
  * a server is reached over TLS, else NULL; 0 or 1 (reported). */
 int ice_tls_creds(struct ctl *c, struct ice_run *r, struct pbx_tls_creds **out);
 void ice_addr_text(const struct pbx_addr *a, char *buf, size_t n);
+/* ice_hairpin_note - when a server of r or one of the n_extra addresses
+ * (the peer's candidates) is this appliance's own external address
+ * (turnd.external-ip, else natd's finding; the store must be open) and
+ * that address is not on one of this machine's interfaces, a note into
+ * buf (size len) that the path depends on the router's hairpinning;
+ * else buf is empty. */
+void ice_hairpin_note(struct ctl *c, const struct ice_run *r, const struct pbx_addr *extra,
+		      size_t n_extra, char *buf, size_t len);
 void ice_json_addr(struct json *j, const struct pbx_addr *a);
 
 /* rpctl ice-test peer (ice_peer.c). */

@@ -846,6 +846,29 @@ static int setup_gather(struct peer *p)
 	return 0;
 }
 
+/* The conclusion, for rpctl status. */
+static void save_result(struct peer *p)
+{
+	char sel_text[160] = "";
+	const struct ice_pair *sel;
+	if (p->agent && ice_agent_selected(p->agent, &sel) == 0) {
+		char a[64], b[64];
+		ice_addr_text(sel_local(sel), a, sizeof a);
+		ice_addr_text(&sel->remote, b, sizeof b);
+		snprintf(sel_text, sizeof sel_text, "%s %s -> %s %s",
+			 ice_cand_type_name(sel_type(sel)), a, ice_cand_type_name(sel->remote_type),
+			 b);
+	}
+	struct store_ice_test_row row = {
+		.mode = "peer", .result = end_name(p->end), .code = p->code, .reason = p->reason,
+		.servers = (int64_t)(p->g ? ice_gather_n_records(p->g) : 0),
+		.candidates = (int64_t)(p->g ? ice_gather_n_cands(p->g) : 0),
+		.pairs = (int64_t)(p->agent ? ice_agent_pair_count(p->agent) : 0),
+		.selected = sel_text,
+	};
+	ice_save_result(p->c, &row);
+}
+
 int ice_cmd_peer(struct ctl *c, int argc, char **argv)
 {
 	static struct peer p;
@@ -856,7 +879,7 @@ int ice_cmd_peer(struct ctl *c, int argc, char **argv)
 	int rc = 1;
 	if (open_streams(&p) || ice_read_password(c, &p.r))
 		goto out;
-	if (p.r.a.rest && (ice_open_store(c) || ice_mint_rest(c, &p.r)))
+	if (ice_open_store(c) || (p.r.a.rest && ice_mint_rest(c, &p.r)))
 		goto out;
 	for (size_t i = 0; i < p.r.a.n_stun; i++)
 		if (ice_parse_uri(c, &p.r, p.r.a.stun[i], false))
@@ -876,6 +899,7 @@ int ice_cmd_peer(struct ctl *c, int argc, char **argv)
 	else
 		print_text(&p);
 	fflush(c->out);
+	save_result(&p);
 	rc = p.end == END_SUCCESS ? ICE_EXIT_SUCCESS
 	     : p.end == END_FAILED ? ICE_EXIT_FAILED : ICE_EXIT_ABORTED;
 out:

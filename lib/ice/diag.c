@@ -336,6 +336,21 @@ static bool has_wanted(enum ice_gather_policy policy, const struct ice_gathered 
 	return false;
 }
 
+/* The first record whose mapped address is a host candidate itself (no
+ * NAT between this host and that server), -1 if none. */
+static int mapped_to_host(const struct ice_server_record *r, size_t n,
+			  const struct ice_gathered *c, size_t nc)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].result != ICE_SR_OK || !r[i].mapped.len)
+			continue;
+		for (size_t k = 0; k < nc; k++)
+			if (c[k].cand.type == ICE_HOST && pbx_addr_equal(&c[k].cand.addr, &r[i].mapped))
+				return (int)i;
+	}
+	return -1;
+}
+
 int ice_diag_servers(const struct ice_server_record *r, size_t n, enum ice_gather_policy policy,
 		     const struct ice_gathered *c, size_t nc, struct ice_diag *out)
 {
@@ -365,7 +380,13 @@ int ice_diag_servers(const struct ice_server_record *r, size_t n, enum ice_gathe
 		say(out->hint, "%s", diag_hints[best]);
 		return 0;
 	}
-	if (!has_wanted(policy, c, nc, n > 0)) {
+	/* A server that sees this host's own address: there is no NAT in
+	 * between, and the srflx candidate, equal to the host one, is
+	 * dropped (RFC 8445 5.1.3); the host candidate is what peers use. */
+	int direct = policy == ICE_POLICY_ALL && !has_wanted(policy, c, nc, n > 0)
+			     ? mapped_to_host(r, n, c, nc)
+			     : -1;
+	if (direct < 0 && !has_wanted(policy, c, nc, n > 0)) {
 		static const char *const want[] = { "server-derived", "host", "srflx", "relay" };
 		out->code = ICE_DIAG_NO_CANDIDATE;
 		say(out->reason, "every server answered, but no %s candidate was gathered",
@@ -378,7 +399,13 @@ int ice_diag_servers(const struct ice_server_record *r, size_t n, enum ice_gathe
 	out->code = ICE_DIAG_OK;
 	say(out->reason, "every server answered (%zu record%s), %zu candidate%s", n,
 	    n == 1 ? "" : "s", nc, nc == 1 ? "" : "s");
-	if (skipped >= 0) {
+	if (direct >= 0) {
+		char a[64];
+		pbx_addr_format(&r[direct].mapped, a, sizeof a);
+		say(out->hint, "no NAT between this host and %s: it saw the host's own address "
+			       "%s, so the host candidate is the one peers reach",
+		    r[direct].uri, a);
+	} else if (skipped >= 0) {
 		/* Say which family went without, as the hint of a success. */
 		char line[ICE_DIAG_TEXT_MAX];
 		reason_line(&r[skipped], ice_diag_record(&r[skipped]), line);

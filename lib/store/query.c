@@ -65,7 +65,8 @@ static const char *const queries[] = {
 		"SELECT at, daemon, service, source, reason, offset, excerpt FROM refused_message "
 		"ORDER BY service, id DESC",
 	[STORE_Q_ICE_TEST] =
-		"SELECT at, result, code, reason, servers, candidates FROM ice_test",
+		"SELECT mode, at, result, code, reason, servers, candidates, pairs, selected "
+		"FROM ice_test ORDER BY mode",
 };
 
 #define MAX_COLS 16

@@ -44,6 +44,10 @@ PBXEDGE_TURN_PASSWORD=secret exec env -u PBXEDGE_DB HOME="$T/empty" \
 	"$RPCTL" ice-test peer --out /dev/fd/3 "\$@" >"\$r" 2>&1
 SH
 chmod +x "$T/rp.sh"
+# ... and with a store, which keeps the result for rpctl status.
+sed "s|env -u PBXEDGE_DB|env PBXEDGE_DB=$T/store.db|" "$T/rp.sh" >"$T/rps.sh"
+chmod +x "$T/rps.sh"
+PBXEDGE_DB="$T/store.db" ok "$RPCTL" init >/dev/null
 rp() { local name=$1; shift; echo "$T/rp.sh $T/$name.rp --timeout 15 $*"; }
 turn="--turn turn:127.0.0.1:$P --user alice --policy relay"
 tn="--turn 127.0.0.1:$P --user nice --pass secret --relay-only --timeout 15"
@@ -57,7 +61,7 @@ ice_pair tls-rw 20 "$(rp tls-rw --turn turns:127.0.0.1:$TLS --ca $T/pki/ca.pem -
 	--user alice --policy relay)" "$WERIFT --tag B ${tw/--turn 127.0.0.1:$P/--turn 127.0.0.1:$TLS} \
 	--turn-tls --ca $T/pki/ca.pem --sni turn.test"
 ice_pair udp-rr 20 "$(rp udp-rr-a $turn)" "$(rp udp-rr-b --controlled $turn)"
-ice_pair host-rn 20 "$(rp host-rn --policy host --local 127.0.0.1)" \
+ice_pair host-rn 20 "$(rp host-rn --policy host --local 127.0.0.1 | sed 's/rp\.sh/rps.sh/')" \
 	"$NICE --tag B --local 127.0.0.1 --timeout 15"
 # The peer's block wrapped into a whole SDP body whose c=/m= default
 # address is none of its candidates (as an ALG would leave it).
@@ -97,6 +101,9 @@ for p in udp-rn udp-wr tcp-rn tls-rw sdp-rn udp-rr-a udp-rr-b; do
 done
 grep -Eq "^ICE: Selected host 127\.0\.0\.1:[0-9]+ -> host 127\.0\.0\.1:" "$T/host-rn.rp" ||
 	fail "host-rn: rpctl did not select host -> host: $(report host-rn)"
+PBXEDGE_DB="$T/store.db" "$RPCTL" status | grep -Eq "^ice-test +peer +SUCCESS \(ok: .*\) at \
+[0-9T:-]+Z, [0-9]+ pairs, selected host 127\.0\.0\.1:[0-9]+ -> host 127\.0\.0\.1:[0-9]+$" ||
+	fail "host-rn: not in rpctl status: $(PBXEDGE_DB="$T/store.db" "$RPCTL" status)"
 # The echo: libnice echoed rpctl's hello; werift got its hello back.
 for p in udp-rn tcp-rn host-rn sdp-rn; do
 	grep -q "^B echoed" "$T/$p.log" || fail "$p: libnice echoed nothing: $(report "$p")"

@@ -308,10 +308,11 @@ grep -Eq "^turn:127\.0\.0\.1:$P\?transport=udp +127\.0\.0\.1:$P +ipv4 +ok +[0-9]
 wait_log "$T/turnd.log" "allocation-ended .* user=alice .*reason=refresh-0" 5
 
 # The result is kept for rpctl status.
-R status | grep -Eq "^ice-test +SUCCESS \(ok: .*\) at [0-9T:-]+Z, 2 server rows, [0-9]+ candidates$" \
+R status | grep -Eq "^ice-test +servers +SUCCESS \(ok: .*\) at [0-9T:-]+Z, 2 server rows, [0-9]+ candidates$" \
 	|| fail "status: $(R status | head -8)"
 R --json status | python3 -c 'import json, sys; t = json.load(sys.stdin)["ice_test"]
-assert len(t) == 1 and t[0]["result"] == "SUCCESS" and t[0]["code"] == "ok", t' \
+assert len(t) == 1 and t[0]["mode"] == "servers" and t[0]["result"] == "SUCCESS" \
+	and t[0]["code"] == "ok", t' \
 	|| fail "status json: $(R --json status)"
 
 # The default servers are the appliance's own stund and turnd; the
@@ -361,6 +362,6 @@ assert s["sent"] == 0 and s["result"] == "rest-expired", s
 assert d["conclusion"]["code"] == "turn-rest-expired", d' "$T/expired.json" \
 	|| fail "expired json: $(cat "$T/expired.json")"
 grep -q "1000:bob" "$T/turnd.log" && fail "expired: turnd saw the request"
-R status | grep -Eq "^ice-test +FAILED \(turn-rest-expired: " || fail "status after expired: $(R status | head -8)"
+R status | grep -Eq "^ice-test +servers +FAILED \(turn-rest-expired: " || fail "status after expired: $(R status | head -8)"
 
 echo "ice_servers: ok"

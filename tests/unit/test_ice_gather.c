@@ -922,6 +922,45 @@ START_TEST(test_diag_other_family)
 }
 END_TEST
 
+/* A STUN server that sees the host's own address (no NAT in between):
+ * the srflx candidate equals the host one and is not kept, yet every
+ * server answered and peers reach the host candidate: a success whose
+ * hint says so.  Under --policy srflx there is still nothing to offer. */
+START_TEST(test_diag_no_nat)
+{
+	struct ice_server_record r;
+	memset(&r, 0, sizeof r);
+	snprintf(r.uri, sizeof r.uri, "stun:192.0.2.1:3478");
+	r.family = AF_INET;
+	r.result = ICE_SR_OK;
+	r.rtt_ms = 1;
+	struct pbx_err e = { 0 };
+	ck_assert_int_eq(pbx_addr_parse(pbx_span_cstr("198.51.100.7:40000"), 0, 0, &r.mapped, &e),
+			 0);
+	struct ice_gathered c;
+	memset(&c, 0, sizeof c);
+	c.cand.type = ICE_HOST;
+	c.server = -1;
+	c.relay = -1;
+	c.cand.addr = r.mapped;
+	struct ice_diag d;
+	ck_assert_int_eq(ice_diag_servers(&r, 1, ICE_POLICY_ALL, &c, 1, &d), 0);
+	ck_assert(d.success);
+	ck_assert_ptr_nonnull(strstr(d.hint, "no NAT between this host and stun:192.0.2.1:3478"));
+	ck_assert_ptr_nonnull(strstr(d.hint, "198.51.100.7:40000"));
+
+	ck_assert_int_eq(ice_diag_servers(&r, 1, ICE_POLICY_SRFLX, &c, 1, &d), 0);
+	ck_assert(!d.success);
+	ck_assert_str_eq(ice_diag_name(d.code), "no-candidate");
+
+	/* Mapped elsewhere (a NAT) but no srflx kept: still no-candidate. */
+	pbx_addr_set_port(&r.mapped, 40001);
+	ck_assert_int_eq(ice_diag_servers(&r, 1, ICE_POLICY_ALL, &c, 1, &d), 0);
+	ck_assert(!d.success);
+	ck_assert_str_eq(ice_diag_name(d.code), "no-candidate");
+}
+END_TEST
+
 /* Configuration checks. */
 START_TEST(test_config)
 {
@@ -976,6 +1015,7 @@ static Suite *suite(void)
 			    (int)(sizeof reason_cases / sizeof reason_cases[0]));
 	tcase_add_test(tc, test_diag_order);
 	tcase_add_test(tc, test_diag_other_family);
+	tcase_add_test(tc, test_diag_no_nat);
 	tcase_add_test(tc, test_config);
 	suite_add_tcase(s, tc);
 	return s;

@@ -972,7 +972,8 @@ struct ice_diag {
 /* ice_diag_servers - the conclusion of servers mode from n records and
  * nc candidates under policy (a pure function): success when every
  * server answered and there is a candidate of the type asked (any
- * server-derived one for ICE_POLICY_ALL with servers configured), else
+ * server-derived one for ICE_POLICY_ALL with servers configured, or a
+ * STUN answer that maps to a host candidate: no NAT in between), else
  * the first blocking reason in the order of enum ice_diag_code (records
  * in order for ties).  A pending record counts as a timeout.  Returns 0
  * with *out. */

@@ -402,18 +402,21 @@ PBX_API int store_nat_save(struct store *st, const struct store_nat_row *rows, s
  * PBX_E_NOTFOUND if there is none (yet), PBX_E_NOSPACE, or an error. */
 PBX_API int store_nat_external(struct store *st, char *buf, size_t len, struct pbx_err *err);
 
-/* ---- the last rpctl ice-test servers ---- */
+/* ---- the last result of each mode of rpctl ice-test ---- */
 
 struct store_ice_test_row {
+	const char *mode;      /* "servers", "loop" or "peer" */
 	int64_t at;            /* Unix seconds */
 	const char *result;    /* "SUCCESS", "FAILED" or "ABORTED" */
 	const char *code;      /* the reason code ("turn-auth") */
 	const char *reason;    /* one line */
 	int64_t servers, candidates; /* rows of each table */
+	int64_t pairs;         /* rows of the pairs table (loop, peer) */
+	const char *selected;  /* the selected pair as text, or NULL/"" */
 };
 
-/* store_ice_test_save - replace the stored result with r.  Returns 0 or
- * an error. */
+/* store_ice_test_save - replace the stored result of r->mode with r.
+ * Returns 0 or an error (PBX_E_INVALID for an unknown mode). */
 PBX_API int store_ice_test_save(struct store *st, const struct store_ice_test_row *r,
 				struct pbx_err *err);
 
