@@ -171,6 +171,64 @@ START_TEST(test_store_open_concurrent_fresh)
 }
 END_TEST
 
+/* The last ice-test result: one row per mode; a store of schema 4 keeps
+ * its servers row through the migration; an unknown mode is refused. */
+struct ice_rows {
+	int n;
+	char modes[4][16];
+	char selected[4][64];
+};
+
+static int ice_row(void *arg, const struct store_col *cols, int ncols)
+{
+	struct ice_rows *r = arg;
+	ck_assert_int_eq(ncols, 9);
+	ck_assert_int_lt(r->n, 4);
+	snprintf(r->modes[r->n], sizeof r->modes[0], "%s", cols[0].s);
+	snprintf(r->selected[r->n], sizeof r->selected[0], "%s", cols[8].s);
+	r->n++;
+	return 0;
+}
+
+START_TEST(test_store_ice_test_per_mode)
+{
+	struct store *st = open_new();
+	store_close(st);
+	raw_sql("DROP TABLE ice_test;"
+		"CREATE TABLE ice_test (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL,"
+		" result TEXT NOT NULL, code TEXT NOT NULL, reason TEXT NOT NULL,"
+		" servers INTEGER NOT NULL, candidates INTEGER NOT NULL) STRICT;"
+		"INSERT INTO ice_test VALUES (1, 1700000000, 'FAILED', 'turn-auth', 'r', 2, 1);"
+		"PRAGMA user_version = 4;");
+	st = open_new();
+	struct pbx_err err;
+	struct ice_rows r = { 0 };
+	ck_assert_int_eq(store_query(st, STORE_Q_ICE_TEST, NULL, ice_row, &r, &err), 0);
+	ck_assert_int_eq(r.n, 1);
+	ck_assert_str_eq(r.modes[0], "servers");
+
+	struct store_ice_test_row row = {
+		.mode = "peer", .at = 1700000100, .result = "SUCCESS", .code = "ok",
+		.reason = "fine", .pairs = 4, .selected = "relay 192.0.2.1:5 -> relay 192.0.2.2:6",
+	};
+	ck_assert_int_eq(store_ice_test_save(st, &row, &err), 0);
+	row.selected = "host 192.0.2.3:7 -> host 192.0.2.4:8"; /* replaces the peer row */
+	ck_assert_int_eq(store_ice_test_save(st, &row, &err), 0);
+	memset(&r, 0, sizeof r);
+	ck_assert_int_eq(store_query(st, STORE_Q_ICE_TEST, NULL, ice_row, &r, &err), 0);
+	ck_assert_int_eq(r.n, 2);
+	ck_assert_str_eq(r.modes[0], "peer");
+	ck_assert_str_eq(r.selected[0], "host 192.0.2.3:7 -> host 192.0.2.4:8");
+	ck_assert_str_eq(r.modes[1], "servers");
+
+	row.mode = "bogus";
+	ck_assert_int_eq(store_ice_test_save(st, &row, &err), PBX_E_INVALID);
+	row.mode = NULL;
+	ck_assert_int_eq(store_ice_test_save(st, &row, &err), PBX_E_INVALID);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_store_setting_set_get_unset)
 {
 	struct store *st = open_new();
@@ -697,6 +755,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_store_writer_records_status_events);
 	tcase_add_test(tc, test_store_event_log_is_bounded);
 	tcase_add_test(tc, test_store_config_clear_keeps_state);
+	tcase_add_test(tc, test_store_ice_test_per_mode);
 	suite_add_tcase(s, tc);
 	return s;
 }
