@@ -23,6 +23,7 @@
 
 #define CONNECT_TIMEOUT_MS 5000
 #define REFUSE_LINGER_MS 2000
+#define DRAIN_MAX_MS 2000     /* earlier answers before a refusal */
 #define IDLE_LOCKSTEP_MS (120 * 1000)  /* HTTP keep-alive */
 #define IDLE_STREAM_MS (3600 * 1000)   /* SIP, LDAP: long-lived by design */
 #define EXCERPT_BYTES 160
@@ -129,6 +130,7 @@ static void conn_free(struct conn *c)
 	flow_free(&c->down);
 	if (c->timer)
 		event_free(c->timer);
+	free(c->drain.msg);
 	free(c->istate);
 	if (c->ctx)
 		ctx_unref(c->ctx);
@@ -211,14 +213,12 @@ static void suspicious(struct conn *c, enum pbx_reason r, const char *detail)
 
 /* ---- refusing ---- */
 
-/* Refuse the message in p (len bytes; the client's, as received): log,
- * count, keep an excerpt for rpctl status, send the protocol's own refusal
- * where it has one and the stream is at a message boundary, then close. */
-static void refuse(struct conn *c, enum pbx_reason r, size_t offset, const uint8_t *p,
-		   size_t len)
+/* Log, count and keep an excerpt of a refusal of the message in p (len
+ * bytes; the client's, as received), and count it as suspicious when the
+ * client is to blame. */
+static void refusal_note(struct conn *c, enum pbx_reason r, size_t offset, const uint8_t *p,
+			 size_t len)
 {
-	if (c->phase == P_REFUSING || c->dead)
-		return;
 	c->outcome = r;
 	count(c, C_REFUSED_BASE + r, 1);
 	pbx_log_info("refused client=%s service=%s name=%s%s%s reason=%s offset=%zu",
@@ -230,7 +230,12 @@ static void refuse(struct conn *c, enum pbx_reason r, size_t offset, const uint8
 				     len < EXCERPT_BYTES ? len : EXCERPT_BYTES);
 	if (suspicious_reason(r))
 		suspicious(c, r, c->name);
-	/* The target side is done with. */
+}
+
+/* Close the target side, send the protocol's own refusal of p where it
+ * has one and the stream is at a message boundary, then linger. */
+static void refusal_send(struct conn *c, enum pbx_reason r, const uint8_t *p, size_t len)
+{
 	if (c->t.fd >= 0)
 		side_close(&c->t);
 	c->up.in_len = 0;
@@ -247,6 +252,76 @@ static void refuse(struct conn *c, enum pbx_reason r, size_t offset, const uint8
 	/* What the client sends from now on is read and dropped, so that
 	 * closing does not reset the connection before it read the refusal. */
 	set_phase(c, P_REFUSING);
+}
+
+/* The deferred refusal goes out now: the earlier answers came, the
+ * target failed or closed, or DRAIN_MAX_MS passed. */
+static void drain_finish(struct conn *c)
+{
+	if (!c->drain.on)
+		return;
+	c->drain.on = false;
+	refusal_send(c, c->drain.reason, c->drain.msg, c->drain.len);
+	free(c->drain.msg);
+	c->drain.msg = NULL;
+	c->drain.len = 0;
+}
+
+/* Refuse the message in p outright: log, count, refuse, close. */
+static void refuse(struct conn *c, enum pbx_reason r, size_t offset, const uint8_t *p,
+		   size_t len)
+{
+	if (c->phase == P_REFUSING || c->dead)
+		return;
+	if (c->drain.on) {
+		/* The target failed (or timed out) while earlier answers were
+		 * awaited: the refusal already noted goes out now. */
+		drain_finish(c);
+		return;
+	}
+	refusal_note(c, r, offset, p, len);
+	refusal_send(c, r, p, len);
+}
+
+/* Refuse a later request on a relaying connection.  Requests before it
+ * (pipelined SIP, LDAP or H.225, not lockstep) may still be on their way
+ * to the target, or their answers on the way back: the client gets those
+ * first, within DRAIN_MAX_MS, and the refusal after them.  Meanwhile the
+ * client's further bytes are dropped. */
+static void refuse_later(struct conn *c, enum pbx_reason r, size_t offset, const uint8_t *p,
+			 size_t len)
+{
+	bool pending = c->t.fd >= 0 && !c->drain.on &&
+		       (c->phase == P_CONNECT || c->phase == P_TARGET_TLS ||
+			(c->phase == P_RELAY && (flow_pending_out(&c->up) || c->unanswered)));
+	if (!pending || c->phase == P_REFUSING || c->dead) {
+		refuse(c, r, offset, p, len);
+		return;
+	}
+	refusal_note(c, r, offset, p, len);
+	c->drain.msg = p && len ? malloc(len) : NULL;
+	if (c->drain.msg)
+		memcpy(c->drain.msg, p, len);
+	c->drain.len = c->drain.msg ? len : 0;
+	c->drain.reason = r;
+	c->drain.start_ms = now_ms();
+	c->drain.on = true;
+	c->up.in_len = 0;
+	pbx_log_debug("refusal-deferred client=%s reason=%s unanswered=%u pending-bytes=%zu",
+		      c->client_text, pbx_reason_name(r), c->unanswered,
+		      flow_pending_out(&c->up));
+}
+
+/* Draining is over when every earlier request went out and its final
+ * answer came back, whole, to the client's buffer (or the target ended). */
+static bool drain_done(const struct conn *c)
+{
+	if (c->phase != P_RELAY)
+		return false;
+	if (c->t.eof && !c->down.in_len)
+		return true;
+	return !flow_pending_out(&c->up) && !c->unanswered && c->down.st == F_HEAD &&
+	       !c->down.in_len;
 }
 
 /* ---- the target ---- */
@@ -467,7 +542,7 @@ static bool route_again(struct conn *c, const struct pbx_verdict *v)
 		struct pbx_span asked = v->name.len < sizeof c->asked ? v->name
 								       : (struct pbx_span){ "?", 1 };
 		pbx_span_escape(asked, c->asked, sizeof c->asked, NULL);
-		refuse(c, r, 0, c->up.in, c->up.in_len);
+		refuse_later(c, r, 0, c->up.in, c->up.in_len);
 		return false;
 	}
 	return true;
@@ -510,7 +585,7 @@ static bool up_head(struct conn *c)
 	case PBX_V_REFUSE:
 		if (v.reason == PBX_R_NONE)
 			v.reason = PBX_R_MALFORMED;
-		refuse(c, v.reason, v.offset, f->in, f->in_len);
+		refuse_later(c, v.reason, v.offset, f->in, f->in_len);
 		return true;
 	case PBX_V_PASS:
 		if (c->phase == P_INSPECT) {
@@ -538,9 +613,11 @@ static bool up_head(struct conn *c)
 		break;
 	}
 	if (!emit_head(c, &v)) {
-		refuse(c, PBX_R_TOO_LARGE, v.head_len, f->in, f->in_len);
+		refuse_later(c, PBX_R_TOO_LARGE, v.head_len, f->in, f->in_len);
 		return true;
 	}
+	if (v.kind == PBX_V_ROUTE && !c->in->lockstep)
+		c->unanswered++;
 	flow_consume(f, v.head_len);
 	body_state(f, v.body, v.body_len);
 	c->messages++;
@@ -642,6 +719,8 @@ static bool down_head(struct conn *c)
 		c->awaiting_reply = false;
 	} else if (c->in->lockstep && r.final) {
 		c->reply_final = true;
+	} else if (r.final && c->unanswered) {
+		c->unanswered--;
 	}
 	return true;
 }
@@ -662,14 +741,14 @@ static bool step_flows(struct conn *c)
 	bool progress = false;
 	int rc;
 	/* Client to target. */
-	if (flow_can_splice(&c->up) && c->phase == P_RELAY) {
+	if (flow_can_splice(&c->up) && c->phase == P_RELAY && !c->drain.on) {
 		size_t before = c->up.bytes + c->up.piped;
 		if ((rc = flow_splice(&c->up)))
 			goto failed;
 		progress |= c->up.bytes + c->up.piped != before;
 		if (c->up.st == F_LENGTH && !c->up.left)
 			c->up.st = F_HEAD;
-	} else if (c->phase == P_REFUSING) {
+	} else if (c->phase == P_REFUSING || c->drain.on) {
 		if (!c->c.eof && !c->c.read_wants_write) {
 			if ((rc = flow_read(&c->up)))
 				goto failed;
@@ -682,7 +761,7 @@ static bool step_flows(struct conn *c)
 			goto failed;
 		progress |= c->up.in_len != before;
 	}
-	while (c->up.in_len && !c->dead && c->phase != P_REFUSING) {
+	while (c->up.in_len && !c->dead && c->phase != P_REFUSING && !c->drain.on) {
 		bool moved = c->up.st == F_HEAD ? up_head(c) : flow_body(c, &c->up);
 		if (!moved)
 			break;
@@ -748,6 +827,11 @@ static void step_ends(struct conn *c)
 		}
 		if (c->c.eof)
 			conn_end(c, c->outcome);
+		return;
+	}
+	if (c->drain.on) {
+		if (drain_done(c) || c->c.eof)
+			drain_finish(c);
 		return;
 	}
 	if (c->c.eof && c->phase == P_INSPECT) {
@@ -856,7 +940,17 @@ static bool head_pending(const struct conn *c)
 	return c->up.st == F_HEAD && c->up.in_len && !(c->in->lockstep && c->awaiting_reply);
 }
 
+static int64_t phase_deadline(const struct conn *c);
+
 static int64_t deadline(const struct conn *c)
+{
+	int64_t d = phase_deadline(c);
+	if (c->drain.on && c->drain.start_ms + DRAIN_MAX_MS < d)
+		d = c->drain.start_ms + DRAIN_MAX_MS;
+	return d;
+}
+
+static int64_t phase_deadline(const struct conn *c)
 {
 	int64_t inspect_ms = pbx_worker_snapshot(c->w)->setting_int[STORE_SET_RPD_INSPECT_TIMEOUT_MS];
 	switch (c->phase) {
@@ -894,6 +988,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		arm_timer(c);
 		return;
 	}
+	if (c->drain.on && now_ms() >= c->drain.start_ms + DRAIN_MAX_MS) {
+		pbx_log_debug("refusal-drained client=%s detail=\"earlier answers not complete "
+			      "within %d ms\"", c->client_text, DRAIN_MAX_MS);
+		drain_finish(c);
+		pump(c);
+		return;
+	}
 	switch (c->phase) {
 	case P_HANDSHAKE:
 	case P_INSPECT:
@@ -910,7 +1011,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		break;
 	default:
 		if (head_pending(c))
-			refuse(c, PBX_R_TIMEOUT, c->up.in_len, c->up.in, c->up.in_len);
+			refuse_later(c, PBX_R_TIMEOUT, c->up.in_len, c->up.in, c->up.in_len);
 		else
 			conn_end(c, PBX_R_IDLE);
 	}

@@ -141,6 +141,17 @@ struct conn {
 	bool awaiting_reply;        /* lockstep: a request is out, no reply yet */
 	bool reply_final;           /* lockstep: its final reply head went out */
 	bool upgrade_asked;         /* the pending request asked to switch protocols */
+	unsigned unanswered;        /* not lockstep: requests routed, no final reply */
+	/* A later request refused while earlier ones still had their
+	 * answers on the way: they are delivered first (bounded), then the
+	 * refusal, which is already logged and counted. */
+	struct {
+		bool on;
+		enum pbx_reason reason;
+		uint8_t *msg;           /* the refused message (for the refusal) */
+		size_t len;
+		int64_t start_ms;
+	} drain;
 	bool client_cert_sent, client_cert_ok;
 	char cert_cn[256];          /* the client certificate's subject CN */
 	enum pbx_reason outcome;

@@ -185,18 +185,9 @@ int flow_write(struct flow *f)
 	struct side *d = f->dst;
 	if (d->shut || d->fd < 0)
 		return 0;
-	while (f->out_len) {
-		size_t put;
-		int rc = write_some(d, f->out + f->out_off, f->out_len, &put);
-		if (rc)
-			return rc;
-		if (!put)
-			return 0;
-		f->out_off += put;
-		f->out_len -= put;
-		f->bytes += put;
-	}
-	f->out_off = 0;
+	/* The pipe first: splicing starts only with the buffer empty, so
+	 * what the pipe holds is older than anything emitted since (the
+	 * next message's head, a refusal). */
 	while (f->piped) {
 		ssize_t w = splice(f->pipe[0], NULL, d->fd, NULL, f->piped,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -210,6 +201,18 @@ int flow_write(struct flow *f)
 		f->piped -= (size_t)w;
 		f->bytes += (size_t)w;
 	}
+	while (f->out_len) {
+		size_t put;
+		int rc = write_some(d, f->out + f->out_off, f->out_len, &put);
+		if (rc)
+			return rc;
+		if (!put)
+			return 0;
+		f->out_off += put;
+		f->out_len -= put;
+		f->bytes += put;
+	}
+	f->out_off = 0;
 	return 0;
 }
 

@@ -216,8 +216,10 @@ tshark_says x3 "q931=0x5a body=5 cause=3"
 [ "$(conns main)" -eq "$main_before" ] || fail "a refused first message reached a backend"
 
 # ---- a second RRQ for another domain on the same connection ----
+# The first RRQ is still unanswered (this backend never answers): rpd gives
+# its answer up to 2 s to come back before the refusal of the second.
 evil_before=$(conns evil)
-send x4 --port "$hp" rrq-a rrq-evil ka
+send x4 --port "$hp" --wait 3 rrq-a rrq-evil ka
 [ "$STATE" = closed ] || fail "connection left open after an RRQ for another domain"
 parsed x4 "facility cref=0 ras=rrj seq=7 reason=6;"
 tshark_says x4 "q931=0x62 body=8 ras=5 seq=7 reason=6"

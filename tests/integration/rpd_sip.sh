@@ -304,6 +304,29 @@ grep -q "call-id=reroute-1@127.0.0.1" "$T/kam_alpha.log" || fail "the first requ
 grep -q "reroute-2@127.0.0.1" "$T/kam_alpha.log" "$T/kam_beta.log" \
 	&& fail "the second request reached a registrar: $(grep -h reroute-2 "$T"/kam_*.log)"
 
+# (6b) The same two requests pipelined in one write, before rpd has even
+# connected to alpha: the first still reaches alpha and its 200 comes back,
+# then rpd's 403 for the second, in that order; the refusal waits for the
+# answer the client is owed.
+sed 's/reroute-1/pipe-1/; s/dave-1/dave-p1/' "$T/first.sip" >"$T/pipe1.sip"
+sed 's/reroute-2/pipe-2/; s/dave-2/dave-p2/' "$T/second.sip" >"$T/pipe2.sip"
+python3 "$TALK" --pipeline "$sp" "$T/pipe1.sip" "$T/pipe2.sip" >"$T/pipe.out" || fail "sip_talk pipeline"
+client=$(sed -n 's/^== local //p' "$T/pipe.out")
+python3 - "$T/pipe.out" <<'PY' || fail "pipelined: $(cat "$T/pipe.out")"
+import sys
+text = open(sys.argv[1]).read()
+def reply(n):
+    return text.split("== reply %d\n" % n, 1)[1].split("\n== ", 1)[0].split("\n")
+r1, r2 = reply(1), reply(2)
+assert r1[0] == "SIP/2.0 200 OK" and "Server: kamailio-alpha" in r1 and "Call-ID: pipe-1@127.0.0.1" in r1, r1
+assert r2[0] == "SIP/2.0 403 Forbidden" and "Server: pbxedge" in r2 and "Call-ID: pipe-2@127.0.0.1" in r2, r2
+assert text.rstrip().endswith("== closed"), "connection left open"
+PY
+wait_log "$T/rpd.log" "refused client=$client service=sip name=example.com asked=other.org reason=other-service"
+grep -q "call-id=pipe-1@127.0.0.1" "$T/kam_alpha.log" || fail "the pipelined first request did not reach alpha"
+grep -q "pipe-2@127.0.0.1" "$T/kam_alpha.log" "$T/kam_beta.log" \
+	&& fail "the pipelined second request reached a registrar"
+
 # (7) Compact forms: "f:" (and v:, t:, i:, m:, l:) route like the long ones.
 cat >"$T/compact.sip" <<'SIP'
 REGISTER sip:other.org SIP/2.0
@@ -345,8 +368,8 @@ def n(reason, detail):
 assert n("service-rejected", "example.com status 403") == 1, events
 assert n("service-rejected", "example.com status 401") == 1, events
 assert n("unknown-name", "nosuch.net") == 1, events
-assert n("other-service", "example.com") == 1, events
-assert len(events) == 4, events
+assert n("other-service", "example.com") == 2, events
+assert len(events) == 5, events
 PY
 
 stop_kamailio

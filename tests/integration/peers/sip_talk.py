@@ -2,7 +2,7 @@
 """sip_talk.py - send crafted SIP requests over one TCP (or TLS) connection
 and print what comes back, for the cases no real client sends.
 
-    sip_talk.py [--tls CAFILE] [--sni NAME] PORT MSGFILE...
+    sip_talk.py [--tls CAFILE] [--sni NAME] [--pipeline] PORT MSGFILE...
 
 Each MSGFILE holds one request with LF line ends (turned into CRLF here;
 Content-Length is the caller's business).  The requests are sent one at a
@@ -18,7 +18,9 @@ up to the first final one (status >= 200) and printed as
                                   closed the connection within 2 s)
 
 A request that gets no final reply within 5 s prints "== no-reply" and the
-remaining requests are not sent.  The exit status is 0 unless the
+remaining requests are not sent.  With --pipeline every request goes out
+at once, in one write, before any reply is read; the replies are then read
+and numbered in order as above.  The exit status is 0 unless the
 connection could not be made.
 """
 import argparse
@@ -61,6 +63,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tls", metavar="CAFILE")
     ap.add_argument("--sni", default="localhost")
+    ap.add_argument("--pipeline", action="store_true")
     ap.add_argument("port", type=int)
     ap.add_argument("messages", nargs="+")
     args = ap.parse_args()
@@ -72,10 +75,15 @@ def main():
         sock = ctx.wrap_socket(sock, server_hostname=args.sni)
     print("== local %s:%d" % local, flush=True)
     buf = b""
-    for i, name in enumerate(args.messages, 1):
+    msgs = []
+    for name in args.messages:
         with open(name, "rb") as f:
-            msg = f.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        sock.sendall(msg)
+            msgs.append(f.read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    if args.pipeline:
+        sock.sendall(b"".join(msgs))
+    for i, msg in enumerate(msgs, 1):
+        if not args.pipeline:
+            sock.sendall(msg)
         while True:
             head, buf, _ = read_message(sock, buf, 5)
             if head is None:
