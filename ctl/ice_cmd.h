@@ -22,7 +22,7 @@
 enum ice_exit { ICE_EXIT_SUCCESS = 0, ICE_EXIT_FAILED = 1, ICE_EXIT_ABORTED = 2 };
 
 struct ice_args {
-	const char *mode;         /* "servers", "peer" */
+	const char *mode;         /* "servers", "peer", "loop" */
 	const char *stun[ICE_URIS_MAX], *turn[ICE_URIS_MAX];
 	size_t n_stun, n_turn;
 	const char *local[ICE_GATHER_HOSTS_MAX];
@@ -35,6 +35,11 @@ struct ice_args {
 	/* peer mode */
 	bool controlled;
 	const char *in, *out;     /* NULL: stdin, stdout */
+	/* loop mode */
+	const char *a_turn[ICE_URIS_MAX], *b_turn[ICE_URIS_MAX]; /* one agent's own */
+	size_t n_a_turn, n_b_turn;
+	uint32_t data_s, consent_s; /* 0: none */
+	uint32_t consent_timeout_s; /* 0: RFC 7675's 30 */
 };
 
 struct ice_run {
@@ -61,6 +66,9 @@ int ice_read_password(struct ctl *c, struct ice_run *r);
 int ice_parse_uri(struct ctl *c, struct ice_run *r, const char *text, bool turn);
 int ice_bind_hosts(struct ctl *c, struct ice_run *r);
 int ice_open_store(struct ctl *c);
+/* The appliance's own stund and turnd from the store as r's servers
+ * (no --stun/--turn given); 0 or 1 (reported). */
+int ice_default_servers(struct ctl *c, struct ice_run *r);
 /* A TURN REST credential from the store's newest secret into r. */
 int ice_mint_rest(struct ctl *c, struct ice_run *r);
 /* TLS client credentials (--ca, else the system's bundle) into *out when
@@ -68,6 +76,9 @@ int ice_mint_rest(struct ctl *c, struct ice_run *r);
 int ice_tls_creds(struct ctl *c, struct ice_run *r, struct pbx_tls_creds **out);
 void ice_addr_text(const struct pbx_addr *a, char *buf, size_t n);
 void ice_json_addr(struct json *j, const struct pbx_addr *a);
+/* One server record, one gathered candidate of g, as JSON objects. */
+void ice_json_server(struct json *j, const struct ice_server_record *s);
+void ice_json_cand(struct json *j, struct ice_gather *g, const struct ice_gathered *x);
 
 /* ---- around one agent (ice_report.c) ---- */
 
@@ -128,5 +139,7 @@ void ice_json_conclusion(struct json *j, const char *result, const char *code,
 
 /* rpctl ice-test peer (ice_peer.c). */
 int ice_cmd_peer(struct ctl *c, int argc, char **argv);
+/* rpctl ice-test loop (ice_loop.c). */
+int ice_cmd_loop(struct ctl *c, int argc, char **argv);
 
 #endif
