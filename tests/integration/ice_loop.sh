@@ -5,10 +5,13 @@
 #   coturn   --policy relay through coturn with allow-loopback-peers:
 #            SUCCESS relay -> relay, and coturn logs one Refresh
 #            lifetime=0 per allocation (two);
+#   sigint   SIGINT while consent runs: ABORTED interrupted, exit 2, both
+#            allocations released;
 #   turnd    --policy relay through turnd on 198.18.77.1 with its default
 #            peer policy (its own relayed addresses are peers, the
-#            private range is not allowed): SUCCESS relay -> relay; --json
-#            parses and has its keys;
+#            private range is not allowed), the server taken from the
+#            store (no --turn): SUCCESS relay -> relay; --json parses and
+#            has its keys;
 #   two      --a-turn coturn --b-turn turnd (turnd.allow-peer 127.0.0.1 for
 #            coturn's relayed address) --data 2: SUCCESS, 0 lost, an RTT;
 #   consent  the same with --consent, turnd silenced by nftables once the
@@ -89,9 +92,24 @@ relays coturn
 wait_count "$T/coturn.log" "username=<agent>, lifetime=0" $((before + 2)) 5
 [ "$(released)" = $((before + 2)) ] || fail "coturn: $(released) releases, expected $((before + 2))"
 
+# sigint: SIGINT while consent runs: ABORTED interrupted, both released.
+before=$(released)
+# (ip netns exec execs rpctl: the signal goes to rpctl itself)
+ip netns exec "$NS" "$RPCTL" ice-test loop --user agent --policy relay --timeout 20 --verbose \
+	--turn "turn:127.0.0.1:$CP" --consent 20 >"$T/sigint.out" 2>"$T/sigint.err" &
+SIGINT=$!
+wait_log "$T/sigint.err" "loop: the echo came back"
+kill -INT "$SIGINT"
+rc=0
+wait "$SIGINT" || rc=$?
+echo "$rc" >"$T/sigint.rc"
+expect sigint 2 "^ICE: Conclusion ABORTED \(interrupted: "
+wait_count "$T/coturn.log" "username=<agent>, lifetime=0" $((before + 2)) 5
+
 # turnd: relay to relay through turnd on a non-loopback address, default
-# peer policy; --json.
-loop turnd --turn "turn:$ADDR:$TP" --json
+# peer policy, taken from the store (no --turn: the appliance's own);
+# --json.
+loop turnd --json
 expect turnd 0 '"result":"SUCCESS"'
 python3 - "$T/turnd.out" <<'PY' || fail "turnd: bad JSON: $(cat "$T/turnd.out")"
 import json, sys
@@ -106,7 +124,7 @@ for a in d["agents"]:
     assert a["selected"]["local_type"] == "relay" and a["selected"]["remote_type"] == "relay"
 c = d["conclusion"]
 assert c["result"] == "SUCCESS" and c["code"] == "ok" and "hints" in c and c["reason"]
-assert d["servers"][0]["record"]["result"]
+assert d["servers"][0]["record"]["uri"].startswith("turn:198.18.77.1:")
 assert d["data"] is None
 PY
 
@@ -146,5 +164,5 @@ wait "$DENIED" || rc=$?
 expect denied 1 "^ICE: Conclusion FAILED \(turn-permission-denied: "
 grep -Eq "^ICE: Hint: " "$T/denied.out" || fail "denied: no hint: $(cat "$T/denied.out")"
 ! grep -q secret "$T"/*.out "$T"/*.err || fail "a password was printed"
-for f in coturn turnd two consent denied; do echo "--- $f:"; cat "$T/$f.out"; done
+for f in coturn sigint turnd two consent denied; do echo "--- $f:"; cat "$T/$f.out"; done
 echo "ice_loop: ok"
