@@ -86,7 +86,7 @@ int ice_parse_args(int argc, char **argv, const char *mode, struct ice_args *a)
 {
 	memset(a, 0, sizeof *a);
 	a->mode = mode;
-	bool peer = strcmp(mode, "peer") == 0;
+	bool peer = strcmp(mode, "peer") == 0, loop = strcmp(mode, "loop") == 0;
 	a->transport = -1;
 	a->timeout_s = DEFAULT_TIMEOUT_S;
 	for (int i = 0; i < argc; i++) {
@@ -105,6 +105,28 @@ int ice_parse_args(int argc, char **argv, const char *mode, struct ice_args *a)
 				a->in = v;
 			else
 				a->out = v;
+			continue;
+		}
+		if (loop && (strcmp(o, "--a-turn") == 0 || strcmp(o, "--b-turn") == 0)) {
+			if (i + 1 >= argc)
+				return usage(mode, "option '%s' needs a value", o);
+			int rc = o[2] == 'a' ? add_word(mode, a->a_turn, &a->n_a_turn, URIS_MAX, o,
+							argv[++i])
+					     : add_word(mode, a->b_turn, &a->n_b_turn, URIS_MAX, o,
+							argv[++i]);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (loop && (strcmp(o, "--data") == 0 || strcmp(o, "--consent") == 0 ||
+			     strcmp(o, "--consent-timeout") == 0)) {
+			if (i + 1 >= argc)
+				return usage(mode, "option '%s' needs a value", o);
+			uint32_t *to = strcmp(o, "--data") == 0	     ? &a->data_s
+				       : strcmp(o, "--consent") == 0 ? &a->consent_s
+								     : &a->consent_timeout_s;
+			if (seconds(mode, o, argv[++i], to))
+				return -2;
 			continue;
 		}
 		if (strcmp(o, "--rest-secret-from-store") == 0) {
@@ -355,7 +377,7 @@ static uint16_t listen_port(const char *listen, uint16_t dflt)
 
 /* Without --stun/--turn: the appliance's own stund (when configured) and
  * turnd (when there are credentials for it). */
-static int default_servers(struct ctl *c, struct ice_run *r)
+int ice_default_servers(struct ctl *c, struct ice_run *r)
 {
 	if (!c->st)
 		return ctl_fail(c, "no --stun or --turn given, and no store at %s to take the "
@@ -658,7 +680,7 @@ void ice_json_addr(struct json *j, const struct pbx_addr *a)
 		json_str(j, t);
 }
 
-static void json_server(struct json *j, const struct ice_server_record *s)
+void ice_json_server(struct json *j, const struct ice_server_record *s)
 {
 	json_obj(j);
 	json_key(j, "uri");
@@ -708,7 +730,7 @@ static void json_server(struct json *j, const struct ice_server_record *s)
 	json_end_obj(j);
 }
 
-static void json_cand(struct json *j, struct ice_gather *g, const struct ice_gathered *x)
+void ice_json_cand(struct json *j, struct ice_gather *g, const struct ice_gathered *x)
 {
 	static const char *const keys[] = { "time_ms", "component", "type", "foundation",
 					    "protocol", "address", "port", "priority", "server",
@@ -739,29 +761,15 @@ static void print_json(struct ctl *c, struct ice_gather *g, const char *result,
 	json_key(&j, "servers");
 	json_arr(&j);
 	for (size_t i = 0; i < ice_gather_n_records(g); i++)
-		json_server(&j, ice_gather_record(g, i));
+		ice_json_server(&j, ice_gather_record(g, i));
 	json_end_arr(&j);
 	json_key(&j, "candidates");
 	json_arr(&j);
 	for (size_t i = 0; i < ice_gather_n_cands(g); i++)
-		json_cand(&j, g, ice_gather_cand(g, i));
+		ice_json_cand(&j, g, ice_gather_cand(g, i));
 	json_end_arr(&j);
 	json_key(&j, "conclusion");
-	json_obj(&j);
-	json_key(&j, "result");
-	json_str(&j, result);
-	json_key(&j, "code");
-	json_str(&j, code);
-	json_key(&j, "reason");
-	json_str(&j, reason);
-	json_key(&j, "hints");
-	json_arr(&j);
-	if (hint && *hint)
-		json_str(&j, hint);
-	if (note && *note)
-		json_str(&j, note);
-	json_end_arr(&j);
-	json_end_obj(&j);
+	ice_json_conclusion(&j, result, code, reason, hint, note);
 	json_end_obj(&j);
 	json_done(&j);
 }
@@ -916,7 +924,7 @@ static int cmd_servers(struct ctl *c, int argc, char **argv)
 	for (size_t i = 0; i < r.a.n_turn; i++)
 		if (ice_parse_uri(c, &r, r.a.turn[i], true))
 			goto out;
-	if (r.n_servers == 0 && default_servers(c, &r))
+	if (r.n_servers == 0 && ice_default_servers(c, &r))
 		goto out;
 	if (ice_bind_hosts(c, &r))
 		goto out;
@@ -962,6 +970,22 @@ static const struct ctl_cmd cmds[] = {
 	  "pairs table and 'ICE: Conclusion SUCCESS|FAILED|ABORTED (code: reason)'; exit 0 "
 	  "success, 1 failed, 2 aborted (peer-closed, interrupted, timeout); with a store, the "
 	  "result shows in rpctl status" },
+	{ "ice-test loop",
+	  "[--stun URI]... [--turn URI]... [--a-turn URI]... [--b-turn URI]... [--user NAME] "
+	  "[--password-file FILE] [--rest-secret-from-store] [--family 4|6|both] [--local ADDR]... "
+	  "[--transport udp|tcp|tls] [--ca FILE] [--sni NAME] [--policy relay|srflx|host|all] "
+	  "[--data SEC] [--consent SEC] [--consent-timeout SEC] "
+	  "[--timeout SEC] [--gather-timeout SEC] [--verbose]",
+	  0, 0, 0, CTL_NO_STORE | CTL_OWN_OPTS, ice_cmd_loop,
+	  "run two local ICE agents through the servers, A controlling and B controlled, "
+	  "their candidates trickled to each other, and conclude as two phones would: "
+	  "--policy relay tests relay to relay through one TURN server, --a-turn/--b-turn give "
+	  "each agent its own (a test between two servers); the selected pair is proved with "
+	  "'hello over ICE' and its echo; --data SEC sends a numbered datagram every 20 ms "
+	  "through it and reports loss and RTT; --consent SEC keeps consent freshness running "
+	  "(lost after --consent-timeout, 30 s); a pairs table per agent and 'ICE: Conclusion "
+	  "SUCCESS|FAILED|ABORTED (code: reason)'; exit 0 success, 1 failed, 2 aborted; with "
+	  "a store, the result shows in rpctl status" },
 };
 
 const struct ctl_group ctl_group_ice = { "ICE diagnostics", cmds, sizeof cmds / sizeof cmds[0] };

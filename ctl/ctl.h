@@ -121,6 +121,9 @@ void json_end_arr(struct json *j);   /* ] */
 void json_key(struct json *j, const char *key);
 void json_str(struct json *j, const char *s);
 void json_int(struct json *j, int64_t v);
+/* v / scale as a decimal number (scale a power of ten: 100 gives two
+ * decimals). */
+void json_fixed(struct json *j, int64_t v, unsigned scale);
 void json_bool(struct json *j, bool v);
 void json_null(struct json *j);
 /* Write one store column's value. */

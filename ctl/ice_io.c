@@ -417,19 +417,19 @@ static void stream_ready(struct ice_io *io, unsigned k, short rev)
 		stream_input(io, k);
 }
 
-/* One poll() of at most wait ms, and what came. */
-static void wait_once(struct ice_io *io, int wait)
+#define POLL_MAX (ICE_GATHER_HOSTS_MAX + ICE_GATHER_RELAYS_MAX + 1)
+
+/* io's descriptors into p and who (from *n on); *wait becomes 0 when a
+ * TLS session holds bytes already read. */
+static void poll_fill(struct ice_io *io, struct pollfd *p, int *who, nfds_t *n, int *wait)
 {
-	struct pollfd p[ICE_GATHER_HOSTS_MAX + ICE_GATHER_RELAYS_MAX + 1];
-	int who[ICE_GATHER_HOSTS_MAX + ICE_GATHER_RELAYS_MAX + 1];
-	nfds_t n = 0;
 	if (io->extra_fd >= 0) {
-		p[n] = (struct pollfd){ io->extra_fd, POLLIN, 0 };
-		who[n++] = INT32_MIN;
+		p[*n] = (struct pollfd){ io->extra_fd, POLLIN, 0 };
+		who[(*n)++] = INT32_MIN;
 	}
 	for (size_t i = 0; i < io->n_hosts; i++) {
-		p[n] = (struct pollfd){ io->host_fd[i], POLLIN, 0 };
-		who[n++] = -1 - (int)i;
+		p[*n] = (struct pollfd){ io->host_fd[i], POLLIN, 0 };
+		who[(*n)++] = -1 - (int)i;
 	}
 	for (unsigned k = 0; k < ICE_GATHER_RELAYS_MAX; k++) {
 		struct ice_io_stream *s = &io->st[k];
@@ -443,12 +443,15 @@ static void wait_once(struct ice_io *io, int wait)
 		else if (s->wlen > 0)
 			ev |= POLLOUT;
 		if (s->tls && !s->handshaking && pbx_tls_pending(s->tls) > 0)
-			wait = 0;
-		p[n] = (struct pollfd){ s->fd, ev, 0 };
-		who[n++] = (int)k;
+			*wait = 0;
+		p[*n] = (struct pollfd){ s->fd, ev, 0 };
+		who[(*n)++] = (int)k;
 	}
-	if (poll(p, n, wait) < 0)
-		return;
+}
+
+/* What poll() found on io's descriptors (n of them from p). */
+static void poll_dispatch(struct ice_io *io, const struct pollfd *p, const int *who, nfds_t n)
+{
 	for (nfds_t i = 0; i < n; i++) {
 		if (who[i] == INT32_MIN) {
 			if (p[i].revents)
@@ -473,6 +476,18 @@ static void wait_once(struct ice_io *io, int wait)
 		if (rev)
 			stream_ready(io, k, rev);
 	}
+}
+
+/* One poll() of at most wait ms, and what came. */
+static void wait_once(struct ice_io *io, int wait)
+{
+	struct pollfd p[POLL_MAX];
+	int who[POLL_MAX];
+	nfds_t n = 0;
+	poll_fill(io, p, who, &n, &wait);
+	if (poll(p, n, wait) < 0)
+		return;
+	poll_dispatch(io, p, who, n);
 }
 
 int ice_io_start(struct ice_io *io)
@@ -500,6 +515,47 @@ int ice_io_step(struct ice_io *io, int64_t until_ms)
 		until = until_ms;
 	wait_once(io, until > now ? (int)(until - now) : 0);
 	return drain(io);
+}
+
+int ice_io_step_many(struct ice_io *const *ios, size_t n, int64_t until_ms)
+{
+	if (n == 0 || n > ICE_IO_MANY_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		int rc = drain(ios[i]);
+		if (rc)
+			return rc;
+	}
+	int64_t now = now_ms(ios[0]);
+	int64_t until = now + POLL_SLICE_MS;
+	for (size_t i = 0; i < n; i++) {
+		int64_t dl = ice_gather_deadline(ios[i]->g);
+		if (dl >= 0) { /* on ios[0]'s clock */
+			dl += ios[i]->t0 - ios[0]->t0;
+			if (dl < until)
+				until = dl;
+		}
+	}
+	if (until_ms < until)
+		until = until_ms;
+	int wait = until > now ? (int)(until - now) : 0;
+	struct pollfd p[ICE_IO_MANY_MAX * POLL_MAX];
+	int who[ICE_IO_MANY_MAX * POLL_MAX];
+	nfds_t first[ICE_IO_MANY_MAX + 1], k = 0;
+	for (size_t i = 0; i < n; i++) {
+		first[i] = k;
+		poll_fill(ios[i], p, who, &k, &wait);
+	}
+	first[n] = k;
+	if (poll(p, k, wait) >= 0)
+		for (size_t i = 0; i < n; i++)
+			poll_dispatch(ios[i], p + first[i], who + first[i], first[i + 1] - first[i]);
+	for (size_t i = 0; i < n; i++) {
+		int rc = drain(ios[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 /* The relay's path to its server: a host socket (*sock >= 0) and the

@@ -92,6 +92,13 @@ int64_t ice_io_now(const struct ice_io *io);
  * negative error of the gatherer. */
 int ice_io_step(struct ice_io *io, int64_t until_ms);
 
+/* ice_io_step_many - ice_io_step for n (at most ICE_IO_MANY_MAX) ios
+ * driven together, one poll() over all their descriptors; until_ms and
+ * the gatherers' deadlines are on ios[0]'s clock.  Returns 0, -EINVAL or
+ * a negative error of a gatherer. */
+#define ICE_IO_MANY_MAX 2
+int ice_io_step_many(struct ice_io *const *ios, size_t n, int64_t until_ms);
+
 /* ice_io_send - len bytes to `to` from socket sock: a host socket, or a
  * relay (ICE_IO_RELAY_SOCK): asks the TURN client for a permission to
  * to's address (once) and sends through it.  Returns 0 or a negative

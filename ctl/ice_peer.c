@@ -34,7 +34,6 @@
  * --timeout (RFC 8489's Rc and Rm alone take 39.5 s; libnice gives up
  * after about 7 s). */
 #define CHECK_TIMEOUT_MS 7000
-#define CELL_MAX 128
 
 enum peer_end { END_NONE = 0, END_SUCCESS, END_FAILED, END_ABORTED };
 
@@ -61,10 +60,7 @@ struct peer {
 	bool echoed;              /* controlled: echoed at least once */
 	int64_t echoed_at, next_hello;
 	bool bound;               /* the selected relay pair has a channel */
-	/* Refusals of permissions already reported to the agent, per relay
-	 * and remote candidate. */
-	bool refused[ICE_GATHER_RELAYS_MAX][ICE_DESC_CANDS_MAX];
-	bool relay_lost[ICE_GATHER_RELAYS_MAX]; /* reported to the agent */
+	struct ice_refusals rf;   /* the TURN servers' refusals, reported */
 	/* The servers' verdict on the gathering (lib/ice diag.c). */
 	struct ice_diag gathering;
 	bool gathered;
@@ -73,6 +69,7 @@ struct peer {
 	char code[32];
 	char reason[ICE_DIAG_TEXT_MAX];
 	char hint[ICE_DIAG_TEXT_MAX];
+	char note[ICE_DIAG_TEXT_MAX]; /* hairpinning */
 };
 
 static int64_t now_of(struct peer *p)
@@ -174,21 +171,6 @@ static void on_icmp(void *arg, int sock, const struct pbx_addr *to, uint8_t type
 
 /* ---- the peer's description ---- */
 
-/* Permissions toward a remote candidate on every relay of its family, so
- * that the first checks through the relay are not dropped. */
-static void permit_remote(struct peer *p, const struct ice_cand *k)
-{
-	for (size_t i = 0; i < ice_gather_n_cands(p->g); i++) {
-		const struct ice_gathered *x = ice_gather_cand(p->g, i);
-		if (x->cand.type != ICE_RELAY ||
-		    pbx_addr_family(&x->cand.addr) != pbx_addr_family(&k->addr))
-			continue;
-		struct turn_client *tc = ice_gather_relay(p->g, x->relay);
-		if (tc)
-			(void)turn_client_permit(tc, &k->addr, now_of(p));
-	}
-}
-
 /* Hand the agent what the description holds that it has not had yet. */
 static void feed_remote(struct peer *p)
 {
@@ -206,7 +188,7 @@ static void feed_remote(struct peer *p)
 	for (; p->remote_fed < p->remote.n_cands; p->remote_fed++) {
 		const struct ice_cand *k = &p->remote.cands[p->remote_fed];
 		if (!k->unresolved)
-			permit_remote(p, k);
+			ice_permit_remote(p->g, k, now_of(p));
 		(void)ice_agent_add_remote(p->agent, now, k);
 	}
 	if (p->remote.end_of_candidates && !p->remote_done) {
@@ -400,33 +382,9 @@ static void run_agent(struct peer *p)
 	}
 }
 
-/* A permission the TURN server refused (403 for a peer it will not
- * relay to, say), or an allocation lost, goes into the agent's records
- * of the pairs concerned. */
 static void report_refusals(struct peer *p)
 {
-	for (size_t i = 0; i < ice_gather_n_cands(p->g); i++) {
-		const struct ice_gathered *x = ice_gather_cand(p->g, i);
-		struct turn_client *tc = ice_gather_relay(p->g, x->relay);
-		if (x->cand.type != ICE_RELAY || !tc || x->relay >= ICE_GATHER_RELAYS_MAX)
-			continue;
-		if (!p->relay_lost[x->relay] && turn_client_state(tc) != TURN_S_ALLOCATED) {
-			p->relay_lost[x->relay] = true;
-			ice_agent_report(p->agent, (uint64_t)now_of(p), ICE_IO_RELAY_SOCK(x->relay),
-					 NULL, ICE_REPORT_TURN_LOST, 0);
-		}
-		for (size_t k = 0; k < p->remote_fed && k < ICE_DESC_CANDS_MAX; k++) {
-			const struct pbx_addr *to = &p->remote.cands[k].addr;
-			struct turn_result r;
-			if (p->refused[x->relay][k] ||
-			    pbx_addr_family(to) != pbx_addr_family(&x->cand.addr) ||
-			    turn_client_permission(tc, to, &r) != TURN_P_FAILED)
-				continue;
-			p->refused[x->relay][k] = true;
-			ice_agent_report(p->agent, (uint64_t)now_of(p), ICE_IO_RELAY_SOCK(x->relay),
-					 to, ICE_REPORT_TURN_REFUSED, r.code);
-		}
-	}
+	ice_report_refusals(p->g, p->agent, p->remote.cands, p->remote_fed, now_of(p), &p->rf);
 }
 
 /* Why the checks did not succeed, from the agent's records and what ended
@@ -435,44 +393,19 @@ static void report_refusals(struct peer *p)
  * END_ABORTED with interrupted, peer_closed or neither (the time limit). */
 static void conclude(struct peer *p, enum peer_end kind, bool interrupted, bool peer_closed)
 {
-	struct ice_diag_input *in = calloc(1, sizeof *in);
 	struct ice_diag d;
-	if (!in || ice_diag_input_from_agent(p->agent, in)) {
-		free(in);
+	struct ice_report_in ri = {
+		.agent = p->agent, .g = p->g, .rf = &p->rf, .remote = p->remote.cands,
+		.n_remote = p->remote_fed, .dflt = p->dflt,
+		.interrupted = kind == END_ABORTED && interrupted,
+		.peer_closed = kind == END_ABORTED && peer_closed,
+		.time_limit = kind == END_ABORTED && !interrupted && !peer_closed,
+	};
+	if (ice_diagnose(&ri, &d)) {
 		finish(p, kind, kind == END_FAILED ? "checks-failed" : "interrupted",
 		       "no memory to work out why");
 		return;
 	}
-	in->interrupted = kind == END_ABORTED && interrupted;
-	in->peer_closed = kind == END_ABORTED && peer_closed;
-	in->time_limit = kind == END_ABORTED && !interrupted && !peer_closed;
-	in->default_check = p->dflt;
-	/* Permissions the TURN servers refused, and relays lost. */
-	for (size_t i = 0; i < ice_gather_n_cands(p->g) && in->n_relays < ICE_DIAG_RELAYS_MAX;
-	     i++) {
-		const struct ice_gathered *x = ice_gather_cand(p->g, i);
-		if (x->cand.type != ICE_RELAY || x->relay < 0 || x->relay >= ICE_GATHER_RELAYS_MAX)
-			continue;
-		if (p->relay_lost[x->relay]) {
-			struct ice_diag_relay *r = &in->relays[in->n_relays++];
-			r->relay = x->cand.addr;
-			r->lost = true;
-		}
-		struct turn_client *tc = ice_gather_relay(p->g, x->relay);
-		for (size_t k = 0; tc && k < p->remote_fed && k < ICE_DESC_CANDS_MAX &&
-				   in->n_relays < ICE_DIAG_RELAYS_MAX; k++) {
-			struct turn_result r;
-			if (!p->refused[x->relay][k] ||
-			    turn_client_permission(tc, &p->remote.cands[k].addr, &r) != TURN_P_FAILED)
-				continue;
-			struct ice_diag_relay *dr = &in->relays[in->n_relays++];
-			dr->relay = x->cand.addr;
-			dr->peer = p->remote.cands[k].addr;
-			dr->code = r.code;
-		}
-	}
-	ice_diag_pairs(in, &d);
-	free(in);
 	enum peer_end end = d.result == ICE_DIAG_R_SUCCESS   ? END_SUCCESS
 			    : d.result == ICE_DIAG_R_ABORTED ? END_ABORTED
 							     : END_FAILED;
@@ -487,10 +420,8 @@ static void conclude(struct peer *p, enum peer_end kind, bool interrupted, bool 
 /* What the selected pair needs: a channel on its relay, the hello. */
 static void on_selected(struct peer *p, const struct ice_pair *sel, int64_t now)
 {
-	if (!p->bound && sel->socket_id >= ICE_IO_RELAY_BASE) {
-		struct turn_client *tc = ice_gather_relay(p->g, sel->socket_id - ICE_IO_RELAY_BASE);
-		if (tc)
-			(void)turn_client_bind(tc, &sel->remote, now);
+	if (!p->bound) {
+		ice_bind_selected(p->g, sel, now);
 		p->bound = true;
 	}
 	if (!p->r.a.controlled && now >= p->next_hello) {
@@ -597,49 +528,6 @@ static void run(struct peer *p)
 
 /* ---- output ---- */
 
-static void pair_cells(const struct ice_pair *x, char buf[][CELL_MAX])
-{
-	char a[64], b[64];
-	ice_addr_text(&x->local, a, sizeof a);
-	ice_addr_text(&x->remote, b, sizeof b);
-	snprintf(buf[0], CELL_MAX, "%u", x->id);
-	snprintf(buf[1], CELL_MAX, "%s %s", ice_cand_type_name(x->local_type), a);
-	snprintf(buf[2], CELL_MAX, "%s %s", ice_cand_type_name(x->remote_type), b);
-	snprintf(buf[3], CELL_MAX, "%s%s", ice_pair_state_name(x->state),
-		 x->selected ? " selected" : "");
-	snprintf(buf[4], CELL_MAX, "%s", x->nominated ? "yes" : "no");
-	snprintf(buf[5], CELL_MAX, "%u", x->rec.req_sent);
-	snprintf(buf[6], CELL_MAX, "%u", x->rec.resp_ok);
-	snprintf(buf[7], CELL_MAX, "%u", x->rec.req_in);
-	if (x->rec.resp_ok)
-		snprintf(buf[8], CELL_MAX, "%u", x->rec.rtt_last_ms);
-	else
-		snprintf(buf[8], CELL_MAX, "-");
-	if (x->rec.last_err)
-		snprintf(buf[9], CELL_MAX, "STUN %u", x->rec.last_err);
-	else if (x->rec.last_turn_code)
-		snprintf(buf[9], CELL_MAX, "TURN %u", x->rec.last_turn_code);
-	else if (x->rec.icmp)
-		snprintf(buf[9], CELL_MAX, "ICMP");
-	else if (x->rec.timeouts)
-		snprintf(buf[9], CELL_MAX, "timeout");
-	else
-		snprintf(buf[9], CELL_MAX, "-");
-}
-
-/* The selected pair's local candidate as the peer sees it (RFC 8445
- * 7.2.5.3.2): the one its XOR-MAPPED-ADDRESS matched (srflx, prflx,
- * relay); the table shows the base the checks went from. */
-static const struct pbx_addr *sel_local(const struct ice_pair *x)
-{
-	return x->mapped.len ? &x->mapped : &x->local;
-}
-
-static enum ice_cand_type sel_type(const struct ice_pair *x)
-{
-	return x->mapped.len ? x->mapped_type : x->local_type;
-}
-
 static const char *end_name(enum peer_end e)
 {
 	return e == END_SUCCESS ? "SUCCESS" : e == END_FAILED ? "FAILED" : "ABORTED";
@@ -647,38 +535,10 @@ static const char *end_name(enum peer_end e)
 
 static void print_text(struct peer *p)
 {
-	static const char *const names[] = { "PAIR", "LOCAL", "REMOTE", "STATE", "NOMINATED",
-					     "REQ-SENT", "RESP-RECV", "REQ-RECV", "RTT-MS",
-					     "LAST-ERROR" };
-	enum { NC = 10 };
 	FILE *o = p->c->out;
-	size_t n = p->agent ? ice_agent_pair_count(p->agent) : 0;
-	char **cells = calloc(n * NC + 1, sizeof *cells);
-	if (cells) {
-		for (size_t i = 0; i < n; i++) {
-			const struct ice_pair *x;
-			char buf[NC][CELL_MAX];
-			if (ice_agent_pair(p->agent, i, &x))
-				continue;
-			pair_cells(x, buf);
-			for (int k = 0; k < NC; k++)
-				cells[i * NC + (size_t)k] = strdup(buf[k]);
-		}
-		fprintf(o, "Pairs:\n");
-		ctl_print_table(o, names, NC, cells, n);
-		for (size_t i = 0; i < n * NC; i++)
-			free(cells[i]);
-		free(cells);
-	}
+	ice_print_pairs(o, p->agent, "Pairs");
 	fputc('\n', o);
-	const struct ice_pair *sel;
-	if (p->agent && ice_agent_selected(p->agent, &sel) == 0) {
-		char a[64], b[64];
-		ice_addr_text(sel_local(sel), a, sizeof a);
-		ice_addr_text(&sel->remote, b, sizeof b);
-		fprintf(o, "ICE: Selected %s %s -> %s %s\n", ice_cand_type_name(sel_type(sel)), a,
-			ice_cand_type_name(sel->remote_type), b);
-	}
+	ice_print_selected(o, p->agent, "ICE: Selected");
 	if (p->dflt == ICE_DEFAULT_MANGLED)
 		fprintf(o, "ICE: Warning: the SDP's default address (c= and m=) is none of its "
 			   "candidates: something on the way rewrote it (an ALG or SBC)\n");
@@ -688,13 +548,12 @@ static void print_text(struct peer *p)
 	fprintf(o, "ICE: Conclusion %s (%s: %s)\n", end_name(p->end), p->code, p->reason);
 	if (p->hint[0])
 		fprintf(o, "ICE: Hint: %s\n", p->hint);
+	if (p->note[0])
+		fprintf(o, "ICE: Note: %s\n", p->note);
 }
 
 static void print_json(struct peer *p)
 {
-	static const char *const keys[] = { "id", "local", "remote", "state", "nominated",
-					    "requests_sent", "responses_received",
-					    "requests_received", "rtt_ms", "last_error" };
 	struct json j;
 	json_init(&j, p->c->out);
 	json_obj(&j);
@@ -720,67 +579,11 @@ static void print_json(struct peer *p)
 		json_null(&j);
 	}
 	json_key(&j, "pairs");
-	json_arr(&j);
-	size_t n = p->agent ? ice_agent_pair_count(p->agent) : 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct ice_pair *x;
-		char buf[10][CELL_MAX];
-		if (ice_agent_pair(p->agent, i, &x))
-			continue;
-		pair_cells(x, buf);
-		json_obj(&j);
-		for (int k = 0; k < 10; k++) {
-			json_key(&j, keys[k]);
-			if (k == 0 || (k >= 5 && k <= 7))
-				json_int(&j, strtoll(buf[k], NULL, 10));
-			else if (k == 3)
-				json_str(&j, ice_pair_state_name(x->state));
-			else if (k == 4)
-				json_bool(&j, x->nominated);
-			else if ((k == 8 || k == 9) && strcmp(buf[k], "-") == 0)
-				json_null(&j);
-			else if (k == 8)
-				json_int(&j, strtoll(buf[k], NULL, 10));
-			else
-				json_str(&j, buf[k]);
-		}
-		json_key(&j, "selected");
-		json_bool(&j, x->selected);
-		json_end_obj(&j);
-	}
-	json_end_arr(&j);
+	ice_json_pairs(&j, p->agent);
 	json_key(&j, "selected");
-	const struct ice_pair *sel;
-	if (p->agent && ice_agent_selected(p->agent, &sel) == 0) {
-		json_obj(&j);
-		json_key(&j, "local_type");
-		json_str(&j, ice_cand_type_name(sel_type(sel)));
-		json_key(&j, "local");
-		ice_json_addr(&j, sel_local(sel));
-		json_key(&j, "base");
-		ice_json_addr(&j, &sel->local);
-		json_key(&j, "remote_type");
-		json_str(&j, ice_cand_type_name(sel->remote_type));
-		json_key(&j, "remote");
-		ice_json_addr(&j, &sel->remote);
-		json_end_obj(&j);
-	} else {
-		json_null(&j);
-	}
+	ice_json_selected(&j, p->agent);
 	json_key(&j, "conclusion");
-	json_obj(&j);
-	json_key(&j, "result");
-	json_str(&j, end_name(p->end));
-	json_key(&j, "code");
-	json_str(&j, p->code);
-	json_key(&j, "reason");
-	json_str(&j, p->reason);
-	json_key(&j, "hints");
-	json_arr(&j);
-	if (p->hint[0])
-		json_str(&j, p->hint);
-	json_end_arr(&j);
-	json_end_obj(&j);
+	ice_json_conclusion(&j, end_name(p->end), p->code, p->reason, p->hint, p->note);
 	json_end_obj(&j);
 	json_done(&j);
 }
@@ -849,16 +652,8 @@ static int setup_gather(struct peer *p)
 /* The conclusion, for rpctl status. */
 static void save_result(struct peer *p)
 {
-	char sel_text[160] = "";
-	const struct ice_pair *sel;
-	if (p->agent && ice_agent_selected(p->agent, &sel) == 0) {
-		char a[64], b[64];
-		ice_addr_text(sel_local(sel), a, sizeof a);
-		ice_addr_text(&sel->remote, b, sizeof b);
-		snprintf(sel_text, sizeof sel_text, "%s %s -> %s %s",
-			 ice_cand_type_name(sel_type(sel)), a, ice_cand_type_name(sel->remote_type),
-			 b);
-	}
+	char sel_text[160];
+	ice_selected_text(p->agent, sel_text, sizeof sel_text);
 	struct store_ice_test_row row = {
 		.mode = "peer", .result = end_name(p->end), .code = p->code, .reason = p->reason,
 		.servers = (int64_t)(p->g ? ice_gather_n_records(p->g) : 0),
@@ -894,6 +689,15 @@ int ice_cmd_peer(struct ctl *c, int argc, char **argv)
 	run(&p);
 	ice_io_release(&p.io); /* every allocation, every socket, whatever the end */
 	ice_signals_off();
+	/* The peer's candidates (and our servers) against this appliance's
+	 * external address: a peer behind the same router is reached back
+	 * through it. */
+	{
+		struct pbx_addr addrs[ICE_DESC_CANDS_MAX];
+		for (size_t i = 0; i < p.remote_fed; i++)
+			addrs[i] = p.remote.cands[i].addr;
+		ice_hairpin_note(c, &p.r, addrs, p.remote_fed, p.note, sizeof p.note);
+	}
 	if (c->json)
 		print_json(&p);
 	else

@@ -144,6 +144,20 @@ void json_int(struct json *j, int64_t v)
 	fprintf(j->out, "%lld", (long long)v);
 }
 
+void json_fixed(struct json *j, int64_t v, unsigned scale)
+{
+	sep(j);
+	if (scale <= 1) {
+		fprintf(j->out, "%lld", (long long)v);
+		return;
+	}
+	unsigned digits = 0;
+	for (unsigned s = scale; s > 1; s /= 10)
+		digits++;
+	fprintf(j->out, "%s%lld.%0*lld", v < 0 ? "-" : "", (long long)(llabs(v) / scale),
+		(int)digits, (long long)(llabs(v) % scale));
+}
+
 void json_bool(struct json *j, bool v)
 {
 	sep(j);

@@ -48,6 +48,12 @@ assert any(sys.argv[2] + " is this appliance's own external address" in h
            for h in c["hints"]), c
 PY
 
+# Two local agents through the same default server say it too.
+in_lan timeout 30 "$RPCTL" ice-test loop --family 4 --timeout 10 >"$T/loop.out" 2>&1 \
+	|| fail "loop: $(cat "$T/loop.out")"
+grep -q "^ICE: Conclusion SUCCESS" "$T/loop.out" || fail "loop: $(cat "$T/loop.out")"
+grep -qF "$NOTE" "$T/loop.out" || fail "loop: no note: $(cat "$T/loop.out")"
+
 # The router does not hairpin: the same check fails, and the note tells
 # the administrator why this may not matter to phones outside.
 netns_nat full-cone
