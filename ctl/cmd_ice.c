@@ -95,6 +95,10 @@ int ice_parse_args(int argc, char **argv, const char *mode, struct ice_args *a)
 			a->controlled = strcmp(o, "--controlled") == 0;
 			continue;
 		}
+		if (peer && strcmp(o, "--no-data") == 0) {
+			a->no_data = true;
+			continue;
+		}
 		if (peer && (strcmp(o, "--in") == 0 || strcmp(o, "--out") == 0)) {
 			if (i + 1 >= argc)
 				return usage(mode, "option '%s' needs a value", o);
@@ -960,13 +964,15 @@ static const struct ctl_cmd cmds[] = {
 	  "[--controlling|--controlled] [--stun URI]... [--turn URI]... [--user NAME] "
 	  "[--password-file FILE] [--rest-secret-from-store] [--family 4|6|both] [--local ADDR]... "
 	  "[--transport udp|tcp|tls] [--ca FILE] [--sni NAME] [--policy relay|srflx|host|all] "
-	  "[--in FILE] [--out FILE] "
+	  "[--in FILE] [--out FILE] [--no-data] "
 	  "[--timeout SEC] [--gather-timeout SEC] [--verbose]",
 	  0, 0, 0, CTL_NO_STORE | CTL_OWN_OPTS, ice_cmd_peer,
 	  "run our ICE agent against another one over the ICE test peers' line protocol: "
 	  "gather, print our a=ice-ufrag/a=ice-pwd/a=candidate lines and a=end-of-candidates "
 	  "on --out (stdout), read the peer's block (or a whole SDP body) from --in (stdin), "
-	  "run the checks, prove the selected pair with 'hello over ICE' and its echo; then a "
+	  "run the checks, prove the selected pair with 'hello over ICE' and its echo (with "
+	  "--no-data, for a peer that speaks DTLS next, such as a browser: with a consent check "
+	  "on the selected, nominated pair answered, and no data); then a "
 	  "pairs table and 'ICE: Conclusion SUCCESS|FAILED|ABORTED (code: reason)'; exit 0 "
 	  "success, 1 failed, 2 aborted (peer-closed, interrupted, timeout); with a store, the "
 	  "result shows in rpctl status" },

@@ -34,6 +34,7 @@ struct ice_args {
 	uint32_t timeout_s, gather_timeout_s;
 	/* peer mode */
 	bool controlled;
+	bool no_data;             /* end on consent, no hello and echo */
 	const char *in, *out;     /* NULL: stdin, stdout */
 	/* loop mode */
 	const char *a_turn[ICE_URIS_MAX], *b_turn[ICE_URIS_MAX]; /* one agent's own */

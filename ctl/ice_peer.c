@@ -5,7 +5,9 @@
  * lines, a=end-of-candidates), reads the peer's block (or a whole SDP
  * body) and trickles its candidates into the agent as they come, runs
  * the checks (relayed candidates through their TURN client), and proves
- * the selected pair with "hello over ICE" and its echo.  Then a pairs
+ * the selected pair with "hello over ICE" and its echo, or with --no-data
+ * (a peer that speaks DTLS next, a browser) with an answered consent
+ * check (RFC 7675 5.1) on the selected, nominated pair.  Then a pairs
  * table and one conclusion. */
 #include <errno.h>
 #include <fcntl.h>
@@ -140,8 +142,8 @@ static void on_packet(void *arg, int sock, const struct pbx_addr *from, const ui
 	enum ice_recv_kind kind;
 	int64_t now = now_of(p);
 	if (ice_agent_recv(p->agent, (uint64_t)now, sock, from, d, len, &kind) ||
-	    kind != ICE_RECV_DATA)
-		return;
+	    kind != ICE_RECV_DATA || p->r.a.no_data)
+		return; /* --no-data: a DTLS ClientHello is no hello to echo */
 	if (!p->r.a.controlled) {
 		if (len == strlen(HELLO) && memcmp(d, HELLO, len) == 0)
 			p->echo_back = true;
@@ -424,7 +426,7 @@ static void on_selected(struct peer *p, const struct ice_pair *sel, int64_t now)
 		ice_bind_selected(p->g, sel, now);
 		p->bound = true;
 	}
-	if (!p->r.a.controlled && now >= p->next_hello) {
+	if (!p->r.a.controlled && !p->r.a.no_data && now >= p->next_hello) {
 		send_data(p, HELLO, strlen(HELLO));
 		p->next_hello = now + HELLO_EVERY_MS;
 	}
@@ -445,7 +447,15 @@ static void judge(struct peer *p, int64_t now)
 	}
 	if (selected) {
 		on_selected(p, sel, now);
-		if (!p->r.a.controlled && p->echo_back)
+		if (p->r.a.no_data) {
+			/* Consent checks start one interval (5 s, jittered) after
+			 * selection; the first answer shows the peer still takes
+			 * this pair, with both sides' checks done. */
+			if (sel->nominated && sel->rec.consent_ok > 0)
+				finish(p, END_SUCCESS, "ok",
+				       "a nominated pair was selected and the peer answered a consent "
+				       "check on it (--no-data: no data sent)");
+		} else if (!p->r.a.controlled && p->echo_back)
 			finish(p, END_SUCCESS, "ok", "a pair was selected and the echo came back");
 		else if (p->r.a.controlled && p->echoed && now >= p->echoed_at + ECHO_LINGER_MS)
 			finish(p, END_SUCCESS, "ok",
@@ -460,7 +470,7 @@ static int64_t next_wake(struct peer *p, int64_t now, int64_t limit)
 	if (dl != UINT64_MAX && (int64_t)dl < until)
 		until = (int64_t)dl;
 	const struct ice_pair *sel;
-	if (ice_agent_selected(p->agent, &sel) == 0) {
+	if (ice_agent_selected(p->agent, &sel) == 0 && !p->r.a.no_data) {
 		if (!p->r.a.controlled && p->next_hello < until)
 			until = p->next_hello;
 		if (p->echoed && p->echoed_at + ECHO_LINGER_MS < until)

@@ -1,6 +1,7 @@
 # ice/lib.sh - what the ICE cases share (sourced after lib.sh): the test
-# peers (libnice's nice_peer, built here; werift-ice's werift_peer.js), the
-# pair relay, coturn, and the namespace topology of topo.sh.
+# peers (libnice's nice_peer and Pion's pion_peer, built here; werift-ice's
+# werift_peer.js; libwebrtc's wrtc_offer.js and wrtc_gather.js), the pair
+# relay, coturn, and the namespace topology of topo.sh.
 #
 # Every peer speaks one line protocol (see pair.py and nice_peer.c) and
 # takes the same options: --controlling --tag T --local ADDR --stun H:P
@@ -53,6 +54,43 @@ ice_need_werift() {
 		"$ICE_DIR/node_modules/werift-ice/package.json" 2>/dev/null) || v=
 	[ "$v" = 0.2.3 ] || { echo "SKIP: werift-ice 0.2.3 not installed (npm ci in ice/)" >&2; exit 77; }
 	WERIFT="node $ICE_DIR/werift_peer.js"
+}
+
+# ice_need_pion: build pion_peer.go (once per build tree) into $PION and
+# set PION to its path, offline from Debian's Go sources of Pion ice
+# (golang-go, golang-github-pion-ice.v2-dev); skip when they are missing.
+ice_need_pion() {
+	need flock
+	local gopath=/usr/share/gocode
+	if ! command -v go >/dev/null 2>&1 || [ ! -d "$gopath/src/github.com/pion/ice/v2" ]; then
+		echo "SKIP: Pion ice needs go and Debian's Go sources (golang-go golang-github-pion-ice.v2-dev)" >&2
+		exit 77
+	fi
+	local dir="$PBX_BUILD/tests/integration/ice"
+	PION="$dir/pion_peer"
+	mkdir -p "$dir"
+	(
+		flock 9
+		if [ ! -x "$PION" ] || [ "$ICE_DIR/pion_peer.go" -nt "$PION" ]; then
+			GOPATH=$gopath GO111MODULE=off GOCACHE="$dir/go-cache" \
+				go build -o "$PION.tmp" "$ICE_DIR/pion_peer.go" && mv "$PION.tmp" "$PION"
+		fi
+	) 9>"$dir/.pion_peer.lock" || fail "pion_peer does not build"
+}
+
+# ice_need_wrtc: node and libwebrtc for node, @roamhq/wrtc 0.10.0 with its
+# prebuilt binary (run-tests installs it with npm ci from
+# ice/package-lock.json); sets WRTC_OFFER and WRTC_GATHER.
+ice_need_wrtc() {
+	need node
+	local v
+	v=$(node -p 'require(process.argv[1]).version' \
+		"$ICE_DIR/node_modules/@roamhq/wrtc/package.json" 2>/dev/null) || v=
+	[ "$v" = 0.10.0 ] || { echo "SKIP: @roamhq/wrtc 0.10.0 not installed (npm ci in ice/)" >&2; exit 77; }
+	(cd "$ICE_DIR" && node -e 'require("@roamhq/wrtc").RTCPeerConnection' 2>/dev/null) ||
+		{ echo "SKIP: @roamhq/wrtc does not load (no prebuilt binary for this platform)" >&2; exit 77; }
+	WRTC_OFFER="node $ICE_DIR/wrtc_offer.js"
+	WRTC_GATHER="node $ICE_DIR/wrtc_gather.js"
 }
 
 # ice_pair NAME LIMIT CMD_A CMD_B: run a pair in the background, output in
