@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # ice_peer - rpctl ice-test peer, our ICE agent, against independent agents
 # through coturn on loopback, over the line protocol of ice/pair.py:
-# relay-only over TURN/UDP controlling against libnice and controlled
-# against werift-ice, over TURN/TCP against libnice, over TURN/TLS (a test
-# CA) against werift-ice, against itself, host-only against libnice, and
+# relay-only over TURN/UDP and TURN/TCP against libnice and werift-ice,
+# over TURN/TLS (a test CA) against werift-ice, host-only against libnice,
+# each in both roles, against itself, and
 # against libnice with its block handed over as a whole SDP body whose
 # default address was rewritten (reported).  Both sides exit 0, rpctl
 # selects relay -> relay (host -> host for the host row), the hello and its
@@ -123,6 +123,43 @@ grep -q "^ICE: Conclusion FAILED (no-response: .*ICMP errors came back" "$T/dead
 grep -Eq "^1 +host 127\.0\.0\.1:[0-9]+ +host 127\.0\.0\.1:9 +failed .* ICMP *$" "$T/dead-r.rp" ||
 	fail "dead-r: no ICMP error on the pair: $(report dead-r)"
 
+# The other role of each row, in a second wave (the machine runs them
+# side by side): rpctl controlled against libnice and werift controlling
+# over TURN/UDP, TURN/TCP, TURN/TLS and host-only; rpctl controlling
+# against werift controlled over TURN/UDP and TURN/TCP.
+tcp="--turn turn:127.0.0.1:$P?transport=tcp --user alice --policy relay"
+tls="--turn turns:127.0.0.1:$TLS --ca $T/pki/ca.pem --sni turn.test --user alice --policy relay"
+wtls="${tw/--turn 127.0.0.1:$P/--turn 127.0.0.1:$TLS} --turn-tls --ca $T/pki/ca.pem --sni turn.test"
+ice_pair udp-nr 20 "$NICE --controlling --tag A $tn" "$(rp udp-nr --controlled $turn)"
+ice_pair udp-rw 20 "$(rp udp-rw $turn)" "$WERIFT --tag B $tw"
+ice_pair tcp-nr 20 "$NICE --controlling --tag A $tn --turn-tcp" "$(rp tcp-nr --controlled $tcp)"
+ice_pair tcp-rw 20 "$(rp tcp-rw $tcp)" "$WERIFT --tag B $tw --turn-tcp"
+ice_pair tcp-wr 20 "$WERIFT --controlling --tag A $tw --turn-tcp" "$(rp tcp-wr --controlled $tcp)"
+ice_pair tls-wr 20 "$WERIFT --controlling --tag A $wtls" "$(rp tls-wr --controlled $tls)"
+ice_pair host-nr 20 "$NICE --controlling --tag A --local 127.0.0.1 --timeout 15" \
+	"$(rp host-nr --controlled --policy host --local 127.0.0.1)"
+for p in udp-nr udp-rw tcp-nr tcp-rw tcp-wr tls-wr host-nr; do
+	ice_expect "$p" 0 0
+	grep -q "^ICE: Conclusion SUCCESS" "$T/$p.rp" || fail "$p: no success: $(report "$p")"
+done
+for p in udp-nr udp-rw tcp-nr tcp-rw tcp-wr tls-wr; do
+	grep -Eq "^ICE: Selected relay [^ ]+ -> relay " "$T/$p.rp" ||
+		fail "$p: rpctl did not select relay -> relay: $(report "$p")"
+done
+grep -Eq "^ICE: Selected host 127\.0\.0\.1:[0-9]+ -> host 127\.0\.0\.1:" "$T/host-nr.rp" ||
+	fail "host-nr: rpctl did not select host -> host: $(report host-nr)"
+# The echo: rpctl's hello came back to libnice and werift (controlling),
+# libnice and werift (controlled) got rpctl's hello.
+for p in udp-nr tcp-nr host-nr; do
+	grep -q "^A received: hello over ICE" "$T/$p.log" || fail "$p: libnice got no echo: $(report "$p")"
+done
+for p in tcp-wr tls-wr; do
+	grep -q "^A received: hello over ICE" "$T/$p.log" || fail "$p: werift got no echo: $(report "$p")"
+done
+for p in udp-rw tcp-rw; do
+	grep -q "^B received: hello over ICE" "$T/$p.log" || fail "$p: werift got no hello: $(report "$p")"
+done
+
 # SIGINT while the checks run (the peer's candidate never answers):
 # ABORTED interrupted, exit 2; with --json the object follows the block
 # on the one standard output.
@@ -194,14 +231,14 @@ set -e
 grep -q "^ICE: Conclusion FAILED (mangled: " "$T/m.out" ||
 	fail "mangled: not mangled: $(cat "$T/m.out")"
 
-# coturn: rpctl made 9 allocations, each released once.
+# coturn: rpctl made 15 allocations, each released once.
 C="$T/coturn.log"
-wait_count "$C" "user <alice>: incoming packet ALLOCATE processed, success" 9
-wait_count "$C" "username=<alice>, lifetime=0" 9
+wait_count "$C" "user <alice>: incoming packet ALLOCATE processed, success" 15
+wait_count "$C" "username=<alice>, lifetime=0" 15
 # The TLS row's session was TLS (coturn names the cipher).
-wait_count "$C" "new, realm=<pbxedge.test>, username=<alice>, lifetime=[0-9]+, cipher=[A-Z0-9-]+, method=TLSv1\\.[23]" 1
+wait_count "$C" "new, realm=<pbxedge.test>, username=<alice>, lifetime=[0-9]+, cipher=[A-Z0-9-]+, method=TLSv1\\.[23]" 2
 n=$(grep -Ec "user <alice>: incoming packet ALLOCATE processed, success" "$C")
-[ "$n" = 9 ] || fail "rpctl made $n allocations, expected 9"
+[ "$n" = 15 ] || fail "rpctl made $n allocations, expected 15"
 n=$(grep -Ec "username=<alice>, lifetime=0" "$C")
-[ "$n" = 9 ] || fail "rpctl released $n times for 9 allocations"
+[ "$n" = 15 ] || fail "rpctl released $n times for 15 allocations"
 echo "ice_peer: ok"
