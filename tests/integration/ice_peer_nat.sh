@@ -3,12 +3,16 @@
 # peer (behind ice/rpctl_peer.sh) in place of libnice, first on the
 # controlling side, then on the controlled side: the same verdicts as
 # libnice's (prc/prc and full/sym succeed over srflx/prflx, prc/sym and
-# sym/sym fail on both sides, sym/sym with TURN succeeds through a relay).
-# Peers: those of ice_nat_matrix.sh.
+# sym/sym fail on both sides, sym/sym with TURN succeeds through a relay);
+# then the rows of ice_turnd.sh through turnd with rpctl on the
+# controlling side: relay to relay under turnd's default peer policy, and
+# unroutable relayed sends that leave the allocations alive.
+# Peers: those of ice_nat_matrix.sh and ice_turnd.sh.
 set -euo pipefail
 : "${PBX_SRC:?PBX_SRC must point at the source tree}"
 dir="$PBX_SRC/tests/integration"
 agent="$dir/ice/rpctl_peer.sh"
 ICE_AGENT_A=$agent bash "$dir/ice_nat_matrix.sh"
 ICE_AGENT_B=$agent bash "$dir/ice_nat_matrix.sh"
+ICE_AGENT_A=$agent bash "$dir/ice_turnd.sh"
 echo "ice_peer_nat: ok"
