@@ -865,20 +865,9 @@ static int conclude(struct ctl *c, struct ice_run *r, struct ice_gather *g, bool
 {
 	struct ice_diag d;
 	size_t nrec = ice_gather_n_records(g), nc = ice_gather_n_cands(g);
-	struct ice_server_record *recs = calloc(nrec + 1, sizeof *recs);
-	struct ice_gathered *cands = calloc(nc + 1, sizeof *cands);
-	if (!recs || !cands) {
-		free(recs);
-		free(cands);
-		return ctl_fail(c, "out of memory");
-	}
-	for (size_t i = 0; i < nrec; i++)
-		recs[i] = *ice_gather_record(g, i);
-	for (size_t i = 0; i < nc; i++)
-		cands[i] = *ice_gather_cand(g, i);
-	ice_diag_servers(recs, nrec, (enum ice_gather_policy)r->a.policy, cands, nc, &d);
-	free(recs);
-	free(cands);
+	ice_gather_diag(g, (enum ice_gather_policy)r->a.policy, &d);
+	if (r->a.verbose)
+		ice_print_stale(stderr, g, 0);
 	const char *result = aborted ? "ABORTED" : d.success ? "SUCCESS" : "FAILED";
 	char code[32], reason[ICE_DIAG_TEXT_MAX];
 	snprintf(code, sizeof code, "%s", aborted ? (ice_stop ? "interrupted" : "timeout")

@@ -146,6 +146,12 @@ bool ice_selected_text(const struct ice_agent *agent, char *buf, size_t n);
 /* ice_print_selected - "prefix type addr -> type addr" for the selected
  * pair, as the peer sees our side; nothing without one. */
 void ice_print_selected(FILE *o, const struct ice_agent *agent, const char *prefix);
+/* ice_print_event - one event of the agent as a --verbose line (agent:
+ * 'A', 'B' or 0), transient ones marked "not final". */
+void ice_print_event(FILE *o, char agent, const struct ice_event *ev);
+/* ice_print_stale - for --verbose, a line per server record of g that
+ * met 438 (stale nonce) answers and retried. */
+void ice_print_stale(FILE *o, struct ice_gather *g, char agent);
 /* ice_json_pairs - the pairs as a JSON array. */
 void ice_json_pairs(struct json *j, const struct ice_agent *agent);
 /* ice_json_selected - the selected pair as a JSON object, or null. */

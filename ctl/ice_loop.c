@@ -277,19 +277,10 @@ static void trickle(struct loop *l, struct side *s, struct side *o)
 		ice_agent_end_of_local(s->agent, now);
 		ice_agent_end_of_remote(o->agent, now);
 		vlog(l, s, "%s", "end of candidates");
-		size_t nrec = ice_gather_n_records(s->g), nc = ice_gather_n_cands(s->g);
-		struct ice_server_record *recs = calloc(nrec + 1, sizeof *recs);
-		struct ice_gathered *cands = calloc(nc + 1, sizeof *cands);
-		if (recs && cands) {
-			for (size_t i = 0; i < nrec; i++)
-				recs[i] = *ice_gather_record(s->g, i);
-			for (size_t i = 0; i < nc; i++)
-				cands[i] = *ice_gather_cand(s->g, i);
-			s->gathered = ice_diag_servers(recs, nrec, (enum ice_gather_policy)l->a.policy,
-						       cands, nc, &s->gathering) == 0;
-		}
-		free(recs);
-		free(cands);
+		s->gathered = ice_gather_diag(s->g, (enum ice_gather_policy)l->a.policy,
+					      &s->gathering) == 0;
+		if (l->a.verbose)
+			ice_print_stale(stderr, s->g, s->name);
 	}
 }
 
@@ -330,15 +321,9 @@ static void run_agent(struct loop *l, struct side *s)
 		send_tx(l, s, tx.socket_id, &tx.to, buf, tx.len);
 	}
 	struct ice_event ev;
-	while (ice_agent_next_event(s->agent, &ev) == 0) {
-		if (!l->a.verbose)
-			continue;
-		char t[64];
-		ice_addr_text(&ev.addr, t, sizeof t);
-		fprintf(stderr, "%6lld ms  %c %s pair %u state %d code %d %s\n",
-			(long long)ev.time_ms, s->name, ice_event_name(ev.type), ev.pair_id,
-			ev.state, ev.code, ev.addr.len ? t : "");
-	}
+	while (ice_agent_next_event(s->agent, &ev) == 0)
+		if (l->a.verbose)
+			ice_print_event(stderr, s->name, &ev);
 	ice_report_refusals(s->g, s->agent, s->remote, s->n_remote, now_of(l), &s->rf);
 }
 
@@ -669,7 +654,9 @@ static int setup_side(struct loop *l, struct side *s, const struct ice_run *cred
 		if (ice_parse_uri(c, r, own[i], true))
 			return 1;
 	bool none = !l->a.n_stun && !l->a.n_turn && !l->a.n_a_turn && !l->a.n_b_turn;
-	if (none && ice_default_servers(c, r))
+	/* Host candidates alone need no server; otherwise the appliance's
+	 * own are the default. */
+	if (none && l->a.policy != ICE_POLICY_HOST && ice_default_servers(c, r))
 		return 1;
 	if (ice_bind_hosts(c, r))
 		return 1;

@@ -296,19 +296,10 @@ static void read_input(struct peer *p)
  * succeed, since no candidate of ours explains every pair failing. */
 static void judge_gathering(struct peer *p)
 {
-	size_t nrec = ice_gather_n_records(p->g), nc = ice_gather_n_cands(p->g);
-	struct ice_server_record *recs = calloc(nrec + 1, sizeof *recs);
-	struct ice_gathered *cands = calloc(nc + 1, sizeof *cands);
-	if (recs && cands) {
-		for (size_t i = 0; i < nrec; i++)
-			recs[i] = *ice_gather_record(p->g, i);
-		for (size_t i = 0; i < nc; i++)
-			cands[i] = *ice_gather_cand(p->g, i);
-		p->gathered = ice_diag_servers(recs, nrec, (enum ice_gather_policy)p->r.a.policy,
-					       cands, nc, &p->gathering) == 0;
-	}
-	free(recs);
-	free(cands);
+	p->gathered = ice_gather_diag(p->g, (enum ice_gather_policy)p->r.a.policy,
+				      &p->gathering) == 0;
+	if (p->io.verbose)
+		ice_print_stale(p->io.verbose, p->g, 0);
 }
 
 /* ---- our description ---- */
@@ -373,15 +364,9 @@ static void run_agent(struct peer *p)
 		send_tx(p, tx.socket_id, &tx.to, buf, tx.len);
 	}
 	struct ice_event ev;
-	while (ice_agent_next_event(p->agent, &ev) == 0) {
-		if (!p->io.verbose)
-			continue;
-		char t[64];
-		ice_addr_text(&ev.addr, t, sizeof t);
-		fprintf(p->io.verbose, "%6lld ms  %s pair %u state %d code %d %s\n",
-			(long long)ev.time_ms, ice_event_name(ev.type), ev.pair_id, ev.state,
-			ev.code, ev.addr.len ? t : "");
-	}
+	while (ice_agent_next_event(p->agent, &ev) == 0)
+		if (p->io.verbose)
+			ice_print_event(p->io.verbose, 0, &ev);
 }
 
 static void report_refusals(struct peer *p)

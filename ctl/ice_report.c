@@ -281,3 +281,92 @@ void ice_json_conclusion(struct json *j, const char *result, const char *code,
 	json_end_arr(j);
 	json_end_obj(j);
 }
+
+/* What the agent reports on its way (--verbose).  Several are transient:
+ * a check before the peer's credentials are known is answered later, a
+ * 487 settles the roles, a 401 may come from a peer that has not read our
+ * description yet; the lines say so, so that nobody takes them for the
+ * verdict, which only the conclusion gives. */
+void ice_print_event(FILE *o, char agent, const struct ice_event *ev)
+{
+	char a[64] = "";
+	if (ev->addr.len)
+		ice_addr_text(&ev->addr, a, sizeof a);
+	char who[4] = "";
+	if (agent)
+		snprintf(who, sizeof who, "%c ", agent);
+	const char *transient = " (transient, not final)";
+	fprintf(o, "%6lld ms  %s", (long long)ev->time_ms, who);
+	switch (ev->type) {
+	case ICE_EV_PAIR_STATE:
+		fprintf(o, "pair %u %s\n", ev->pair_id,
+			ice_pair_state_name((enum ice_pair_state)ev->state));
+		break;
+	case ICE_EV_PAIR_VALID:
+		fprintf(o, "pair %u valid\n", ev->pair_id);
+		break;
+	case ICE_EV_NOMINATED:
+		fprintf(o, "pair %u nominated\n", ev->pair_id);
+		break;
+	case ICE_EV_SELECTED:
+		fprintf(o, "pair %u selected\n", ev->pair_id);
+		break;
+	case ICE_EV_FAILED:
+		fprintf(o, "the checks failed (%s)\n",
+			ice_fail_reason_name((enum ice_fail_reason)ev->code));
+		break;
+	case ICE_EV_PRFLX_REMOTE:
+		fprintf(o, "peer-reflexive remote candidate %s\n", a);
+		break;
+	case ICE_EV_PRFLX_LOCAL:
+		fprintf(o, "peer-reflexive local candidate %s (pair %u)\n", a, ev->pair_id);
+		break;
+	case ICE_EV_EARLY_CHECK:
+		fprintf(o, "a check from %s before the peer's credentials are known: kept, "
+			   "answered once they are%s\n", a, transient);
+		break;
+	case ICE_EV_ROLE_CONFLICT:
+		if (ev->code)
+			fprintf(o, "role conflict: 487 on pair %u%s\n", ev->pair_id, transient);
+		else
+			fprintf(o, "role conflict: a request from %s made us switch%s\n", a,
+				transient);
+		break;
+	case ICE_EV_ROLE_SWITCH:
+		fprintf(o, "role now %s%s\n", ice_role_name((enum ice_role)ev->state), transient);
+		break;
+	case ICE_EV_NONSYMMETRIC:
+		fprintf(o, "an answer on pair %u came from %s, not the address checked%s\n",
+			ev->pair_id, a, transient);
+		break;
+	case ICE_EV_AUTH_FAILED:
+		if (ev->code)
+			fprintf(o, "pair %u: the peer answered %d%s\n", ev->pair_id, ev->code,
+				transient);
+		else
+			fprintf(o, "a check from %s failed our integrity check%s\n", a, transient);
+		break;
+	case ICE_EV_CONSENT_LOST:
+		fprintf(o, "pair %u lost consent\n", ev->pair_id);
+		break;
+	default:
+		fprintf(o, "%s pair %u state %d code %d %s\n", ice_event_name(ev->type),
+			ev->pair_id, ev->state, ev->code, a);
+		break;
+	}
+}
+
+void ice_print_stale(FILE *o, struct ice_gather *g, char agent)
+{
+	char who[4] = "";
+	if (agent)
+		snprintf(who, sizeof who, "%c ", agent);
+	for (size_t i = 0; i < ice_gather_n_records(g); i++) {
+		const struct ice_server_record *r = ice_gather_record(g, i);
+		if (r->stale)
+			fprintf(o, "%6lld ms  %s%s: %u stale-nonce (438) answer%s, each retried "
+				   "with the new nonce (transient, not final)\n",
+				(long long)(r->settled_ms >= 0 ? r->settled_ms : 0), who, r->uri,
+				r->stale, r->stale == 1 ? "" : "s");
+	}
+}

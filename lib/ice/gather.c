@@ -474,6 +474,7 @@ static void relay_result(struct ice_gather *g, struct relay *rl, int64_t now)
 	struct turn_result res;
 	turn_client_allocation(&rl->c, &a, &res);
 	r->sent = (uint32_t)turn_client_stats(&rl->c)->sent[0];
+	r->stale = res.stale;
 	if (r->result != ICE_SR_PENDING)
 		return;
 	enum turn_state st = turn_client_state(&rl->c);
@@ -901,6 +902,12 @@ size_t ice_gather_n_records(const struct ice_gather *g)
 const struct ice_server_record *ice_gather_record(const struct ice_gather *g, size_t i)
 {
 	return i < g->n_rec ? &g->rec[i] : NULL;
+}
+
+int ice_gather_diag(const struct ice_gather *g, enum ice_gather_policy policy,
+		    struct ice_diag *out)
+{
+	return ice_diag_servers(g->rec, g->n_rec, policy, g->cand, g->n_cand, out);
 }
 
 struct turn_client *ice_gather_relay(struct ice_gather *g, int i)

@@ -138,6 +138,10 @@ ice_pair tcp-wr 20 "$WERIFT --controlling --tag A $tw --turn-tcp" "$(rp tcp-wr -
 ice_pair tls-wr 20 "$WERIFT --controlling --tag A $wtls" "$(rp tls-wr --controlled $tls)"
 ice_pair host-nr 20 "$NICE --controlling --tag A --local 127.0.0.1 --timeout 15" \
 	"$(rp host-nr --controlled --policy host --local 127.0.0.1)"
+# libnice's checks reach rpctl before libnice's block does (held back
+# 1.5 s): with --verbose rpctl says so, as a transient event, not final.
+ice_pair early-nr 20 "$NICE --controlling --tag A --local 127.0.0.1 --timeout 15" \
+	"sh -c '(sleep 1.5; cat) | $(rp early-nr --controlled --policy host --local 127.0.0.1 --verbose)'"
 for p in udp-nr udp-rw tcp-nr tcp-rw tcp-wr tls-wr host-nr; do
 	ice_expect "$p" 0 0
 	grep -q "^ICE: Conclusion SUCCESS" "$T/$p.rp" || fail "$p: no success: $(report "$p")"
@@ -148,6 +152,10 @@ for p in udp-nr udp-rw tcp-nr tcp-rw tcp-wr tls-wr; do
 done
 grep -Eq "^ICE: Selected host 127\.0\.0\.1:[0-9]+ -> host 127\.0\.0\.1:" "$T/host-nr.rp" ||
 	fail "host-nr: rpctl did not select host -> host: $(report host-nr)"
+ice_expect early-nr 0 0
+grep -q "^ICE: Conclusion SUCCESS" "$T/early-nr.rp" || fail "early-nr: no success: $(report early-nr)"
+grep -Eq "^ +[0-9]+ ms  a check from 127\.0\.0\.1:[0-9]+ before the peer's credentials are known: kept, answered once they are \(transient, not final\)$" \
+	"$T/early-nr.rp" || fail "early-nr: no transient early check: $(report early-nr)"
 # The echo: rpctl's hello came back to libnice and werift (controlling),
 # libnice and werift (controlled) got rpctl's hello.
 for p in udp-nr tcp-nr host-nr; do

@@ -734,6 +734,7 @@ struct ice_server_record {
 	struct pbx_addr addr;     /* resolved address (empty on DNS failure) */
 	uint32_t sent;            /* requests sent, retransmissions included */
 	uint32_t retransmitted;   /* ... of which retransmissions */
+	uint8_t stale;            /* TURN: 438 (stale nonce) answers retried */
 	uint32_t responses;       /* responses received */
 	int64_t rtt_ms;           /* first response after the first send; -1 */
 	int64_t settled_ms;       /* when the result came (ms since start); -1 */
@@ -980,6 +981,11 @@ struct ice_diag {
 PBX_API int ice_diag_servers(const struct ice_server_record *r, size_t n,
 			     enum ice_gather_policy policy, const struct ice_gathered *c,
 			     size_t nc, struct ice_diag *out);
+
+/* ice_gather_diag - ice_diag_servers over g's records and candidates
+ * as they stand.  Returns 0 with *out. */
+PBX_API int ice_gather_diag(const struct ice_gather *g, enum ice_gather_policy policy,
+			    struct ice_diag *out);
 
 /* ice_diag_record - the reason code one record alone calls for
  * (ICE_DIAG_OK for a success). */
