@@ -152,6 +152,10 @@ void ice_print_event(FILE *o, char agent, const struct ice_event *ev);
 /* ice_print_stale - for --verbose, a line per server record of g that
  * met 438 (stale nonce) answers and retried. */
 void ice_print_stale(FILE *o, struct ice_gather *g, char agent);
+/* ice_json_agent - {name, role, candidates (gathered by g), pairs,
+ * selected} of one agent. */
+void ice_json_agent(struct json *j, const char *name, const char *role, struct ice_gather *g,
+		    const struct ice_agent *agent);
 /* ice_json_pairs - the pairs as a JSON array. */
 void ice_json_pairs(struct json *j, const struct ice_agent *agent);
 /* ice_json_selected - the selected pair as a JSON object, or null. */

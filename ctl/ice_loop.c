@@ -585,21 +585,8 @@ static void print_json(struct loop *l)
 	json_arr(&j);
 	for (int i = 0; i < 2; i++) {
 		struct side *s = &l->s[i];
-		json_obj(&j);
-		json_key(&j, "name");
-		json_str(&j, i ? "B" : "A");
-		json_key(&j, "role");
-		json_str(&j, i ? "controlled" : "controlling");
-		json_key(&j, "candidates");
-		json_arr(&j);
-		for (size_t k = 0; s->g && k < ice_gather_n_cands(s->g); k++)
-			ice_json_cand(&j, s->g, ice_gather_cand(s->g, k));
-		json_end_arr(&j);
-		json_key(&j, "pairs");
-		ice_json_pairs(&j, s->agent);
-		json_key(&j, "selected");
-		ice_json_selected(&j, s->agent);
-		json_end_obj(&j);
+		ice_json_agent(&j, i ? "B" : "A", i ? "controlled" : "controlling", s->g,
+			       s->agent);
 	}
 	json_end_arr(&j);
 	json_key(&j, "selected");

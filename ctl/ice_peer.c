@@ -552,8 +552,18 @@ static void print_json(struct peer *p)
 	struct json j;
 	json_init(&j, p->c->out);
 	json_obj(&j);
+	const char *role = p->r.a.controlled ? "controlled" : "controlling";
+	json_key(&j, "servers");
+	json_arr(&j);
+	for (size_t k = 0; p->g && k < ice_gather_n_records(p->g); k++)
+		ice_json_server(&j, ice_gather_record(p->g, k));
+	json_end_arr(&j);
+	json_key(&j, "agents");
+	json_arr(&j);
+	ice_json_agent(&j, "local", role, p->g, p->agent);
+	json_end_arr(&j);
 	json_key(&j, "role");
-	json_str(&j, p->r.a.controlled ? "controlled" : "controlling");
+	json_str(&j, role);
 	json_key(&j, "local_candidates");
 	json_int(&j, (int64_t)p->local.n_cands);
 	json_key(&j, "remote_candidates");
@@ -577,6 +587,8 @@ static void print_json(struct peer *p)
 	ice_json_pairs(&j, p->agent);
 	json_key(&j, "selected");
 	ice_json_selected(&j, p->agent);
+	json_key(&j, "data"); /* the hello and its echo are all the data */
+	json_null(&j);
 	json_key(&j, "conclusion");
 	ice_json_conclusion(&j, end_name(p->end), p->code, p->reason, p->hint, p->note);
 	json_end_obj(&j);

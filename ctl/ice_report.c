@@ -205,6 +205,26 @@ void ice_print_selected(FILE *o, const struct ice_agent *agent, const char *pref
 		fprintf(o, "%s %s\n", prefix, t);
 }
 
+void ice_json_agent(struct json *j, const char *name, const char *role, struct ice_gather *g,
+		    const struct ice_agent *agent)
+{
+	json_obj(j);
+	json_key(j, "name");
+	json_str(j, name);
+	json_key(j, "role");
+	json_str(j, role);
+	json_key(j, "candidates");
+	json_arr(j);
+	for (size_t k = 0; g && k < ice_gather_n_cands(g); k++)
+		ice_json_cand(j, g, ice_gather_cand(g, k));
+	json_end_arr(j);
+	json_key(j, "pairs");
+	ice_json_pairs(j, agent);
+	json_key(j, "selected");
+	ice_json_selected(j, agent);
+	json_end_obj(j);
+}
+
 void ice_json_pairs(struct json *j, const struct ice_agent *agent)
 {
 	static const char *const keys[] = { "id", "local", "remote", "state", "nominated",

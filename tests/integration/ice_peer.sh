@@ -196,6 +196,12 @@ c = o["conclusion"]
 assert (c["result"], c["code"]) == ("ABORTED", "interrupted"), c
 assert o["role"] == "controlled" and o["remote_candidates"] == 1, o
 assert o["pairs"] and o["pairs"][0]["requests_sent"] > 0, o["pairs"]
+for k in ("servers", "agents", "selected", "data"):
+    assert k in o, k
+a = o["agents"][0]
+assert a["role"] == "controlled" and a["pairs"] == o["pairs"], a
+assert any(c["type"] == "relay" for c in a["candidates"]), a["candidates"]
+assert o["servers"][0]["uri"].startswith("turn:127.0.0.1:"), o["servers"]
 PY
 
 # A TURN port that is closed: no candidate, the gathering's reason shown,
