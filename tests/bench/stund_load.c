@@ -10,8 +10,10 @@
  *   stund_load echo HOST PORT
  *       echo every datagram back with recvmmsg/sendmmsg until killed.
  *
- * Built by the bench script with cc; not part of the project's build. */
+ * Built with the tests (tests/bench/meson.build); never run as a test. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -25,38 +27,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH 64
+#include "load_util.h"
+
+#define BATCH LOAD_BATCH
 #define MAX_SOCKS 64
 #define MAGIC 0x5042584cu /* "PBXL" */
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
+/* A tuned UDP socket bound to bind_to (with SO_REUSEADDR), or -1. */
 static int udp_socket(const struct sockaddr_in *bind_to)
 {
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	int big = 4 << 20, one = 1;
+	int fd = load_udp_socket(AF_INET), one = 1;
 	if (fd < 0)
 		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (bind_to && bind(fd, (const struct sockaddr *)bind_to, sizeof *bind_to)) {
 		close(fd);
@@ -74,31 +56,8 @@ static int echo(const char *host, int port)
 		perror("echo: bind");
 		return 1;
 	}
-	static uint8_t buf[BATCH][2048];
-	static struct mmsghdr m[BATCH];
-	static struct iovec iov[BATCH];
-	static struct sockaddr_in names[BATCH];
-	for (;;) {
-		for (int i = 0; i < BATCH; i++) {
-			iov[i].iov_base = buf[i];
-			iov[i].iov_len = sizeof buf[i];
-			m[i].msg_hdr = (struct msghdr){ .msg_name = &names[i],
-							.msg_namelen = sizeof names[i],
-							.msg_iov = &iov[i], .msg_iovlen = 1 };
-		}
-		struct pollfd pf = { fd, POLLIN, 0 };
-		int n = recvmmsg(fd, m, BATCH, MSG_DONTWAIT, NULL);
-		if (n <= 0) {
-			poll(&pf, 1, -1);
-			continue;
-		}
-		for (int i = 0; i < n; i++)
-			iov[i].iov_len = m[i].msg_len;
-		for (int sent = 0; sent < n;) {
-			int k = sendmmsg(fd, m + sent, (unsigned)(n - sent), 0);
-			sent += k > 0 ? k : 1;
-		}
-	}
+	load_echo(fd);
+	return 0;
 }
 
 struct sock {
@@ -133,7 +92,7 @@ static int load(const char *host, int port, double seconds, int nsocks, int wind
 		}
 		pf[s] = (struct pollfd){ socks[s].fd, POLLIN, 0 };
 	}
-	double start = now(), warm = start + 1.0, end = warm + seconds, t = start;
+	double start = load_now(), warm = start + 1.0, end = warm + seconds, t = start;
 	for (int s = 0; s < nsocks; s++)
 		socks[s].last_answer = start - 1;
 	while (t < end) {
@@ -149,10 +108,10 @@ static int load(const char *host, int port, double seconds, int nsocks, int wind
 			for (int i = 0; i < n; i++) {
 				uint8_t *p = out[i];
 				p[0] = 0x00, p[1] = 0x01, p[2] = 0, p[3] = 0;
-				put32(p + 4, 0x2112A442u);
-				put32(p + 8, MAGIC);
-				put32(p + 12, (uint32_t)s);
-				put32(p + 16, k->seq++);
+				load_put32(p + 4, 0x2112A442u);
+				load_put32(p + 8, MAGIC);
+				load_put32(p + 12, (uint32_t)s);
+				load_put32(p + 16, k->seq++);
 				oiov[i] = (struct iovec){ p, 20 };
 				om[i].msg_hdr = (struct msghdr){ .msg_iov = &oiov[i], .msg_iovlen = 1 };
 			}
@@ -162,10 +121,10 @@ static int load(const char *host, int port, double seconds, int nsocks, int wind
 			k->last_answer = k->inflight == sent ? t : k->last_answer;
 		}
 		if (poll(pf, (nfds_t)nsocks, 10) <= 0) {
-			t = now();
+			t = load_now();
 			continue;
 		}
-		t = now();
+		t = load_now();
 		for (int s = 0; s < nsocks; s++) {
 			if (!(pf[s].revents & POLLIN))
 				continue;
@@ -178,9 +137,9 @@ static int load(const char *host, int port, double seconds, int nsocks, int wind
 			for (int i = 0; i < n; i++) {
 				const uint8_t *p = in[i];
 				uint16_t type = (uint16_t)(p[0] << 8 | p[1]);
-				bool ok = im[i].msg_len >= 20 && get32(p + 4) == 0x2112A442u &&
-					  get32(p + 8) == MAGIC && get32(p + 12) == (uint32_t)s &&
-					  get32(p + 16) < k->seq &&
+				bool ok = im[i].msg_len >= 20 && load_get32(p + 4) == 0x2112A442u &&
+					  load_get32(p + 8) == MAGIC && load_get32(p + 12) == (uint32_t)s &&
+					  load_get32(p + 16) < k->seq &&
 					  type == (is_echo ? 0x0001 : 0x0101);
 				if (!ok) {
 					invalid++;

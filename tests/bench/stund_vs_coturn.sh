@@ -32,9 +32,11 @@ if [ ${#need[@]} -gt 0 ]; then
 	sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 if [ ! -d "$BUILD" ]; then
-	meson setup "$BUILD" --buildtype=release -Dtests=disabled >/dev/null
+	meson setup "$BUILD" --buildtype=release -Dtests=enabled >/dev/null
 fi
 ninja -C "$BUILD" >/dev/null
+LOADGEN="$BUILD/tests/bench/stund_load"
+[ -x "$LOADGEN" ] || { echo "$LOADGEN missing: configure $BUILD with -Dtests=enabled" >&2; exit 1; }
 
 T=$(mktemp -d /tmp/pbx-bench.XXXXXX)
 pids=()
@@ -44,7 +46,6 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-cc -O2 -Wall -Wextra -o "$T/stund_load" tests/bench/stund_load.c
 port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # Servers on CPU 1, the load generator on CPU 0 (with two CPUs or more):
 # one server thread against one load thread.
@@ -55,7 +56,7 @@ if [ "$ncpu" -ge 2 ]; then
 	load_cpu=(taskset -c 0)
 fi
 measure() { # PORT [--echo]
-	"${load_cpu[@]}" "$T/stund_load" load 127.0.0.1 "$1" "$DURATION" "$SOCKETS" "$WINDOW" \
+	"${load_cpu[@]}" "$LOADGEN" load 127.0.0.1 "$1" "$DURATION" "$SOCKETS" "$WINDOW" \
 		${2:-} 2>>"$T/load.log" | sed -n 's/^answers\/s //p'
 }
 stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
@@ -107,7 +108,7 @@ CONF
 run_echo() { # PIN...
 	local ep
 	ep=$(port)
-	"$@" "$T/stund_load" echo 127.0.0.1 "$ep" &
+	"$@" "$LOADGEN" echo 127.0.0.1 "$ep" &
 	local pid=$!
 	pids+=("$pid")
 	wait_udp "$ep"

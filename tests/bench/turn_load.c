@@ -49,7 +49,9 @@
 #include <pbxedge/buf.h>
 #include <pbxedge/stun.h>
 
-#define BATCH 64
+#include "load_util.h"
+
+#define BATCH LOAD_BATCH
 #define MAX_CLIENTS 1024
 #define MAX_LEN 1200
 #define PKT_MAX 1500
@@ -86,26 +88,6 @@ struct stats {
 	uint64_t max_us;
 };
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static int parse_addr(const char *s, struct pbx_addr *a)
 {
 	struct pbx_err err;
@@ -116,17 +98,6 @@ static int parse_addr(const char *s, struct pbx_addr *a)
 	return 0;
 }
 
-static int udp_socket(int family)
-{
-	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	int big = 4 << 20;
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
-	return fd;
-}
-
 /* ---- the echo ---- */
 
 static int echo(const char *where)
@@ -134,35 +105,13 @@ static int echo(const char *where)
 	struct pbx_addr a;
 	if (parse_addr(where, &a))
 		return 2;
-	int fd = udp_socket(pbx_addr_family(&a));
+	int fd = load_udp_socket(pbx_addr_family(&a));
 	if (fd < 0 || bind(fd, &a.u.sa, a.len)) {
 		perror("turn_load echo: bind");
 		return 1;
 	}
-	static uint8_t buf[BATCH][PKT_MAX];
-	static struct mmsghdr m[BATCH];
-	static struct iovec iov[BATCH];
-	static struct sockaddr_in6 names[BATCH];
-	for (;;) {
-		for (int i = 0; i < BATCH; i++) {
-			iov[i] = (struct iovec){ buf[i], sizeof buf[i] };
-			m[i].msg_hdr = (struct msghdr){ .msg_name = &names[i],
-							.msg_namelen = sizeof names[i],
-							.msg_iov = &iov[i], .msg_iovlen = 1 };
-		}
-		int n = recvmmsg(fd, m, BATCH, MSG_DONTWAIT, NULL);
-		if (n <= 0) {
-			struct pollfd pf = { fd, POLLIN, 0 };
-			poll(&pf, 1, -1);
-			continue;
-		}
-		for (int i = 0; i < n; i++)
-			iov[i].iov_len = m[i].msg_len;
-		for (int sent = 0; sent < n;) {
-			int k = sendmmsg(fd, m + sent, (unsigned)(n - sent), 0);
-			sent += k > 0 ? k : 1;
-		}
-	}
+	load_echo(fd);
+	return 0;
 }
 
 /* ---- setting up and ending allocations ---- */
@@ -171,7 +120,7 @@ static void random_tid(uint8_t tid[STUN_TID_LEN])
 {
 	static uint64_t counter;
 	uint64_t c = ++counter;
-	uint32_t t = (uint32_t)(now() * 1e6);
+	uint32_t t = (uint32_t)(load_now() * 1e6);
 	memcpy(tid, &c, 8);
 	memcpy(tid + 8, &t, 4);
 }
@@ -185,8 +134,8 @@ static int rpc(struct client *c, const uint8_t *buf, size_t len, uint8_t *ans, s
 	for (int tries = 0; tries < 3; tries++) {
 		if (send(c->fd, buf, len, 0) < 0)
 			return -errno;
-		double until = now() + 0.5;
-		for (double t = now(); t < until; t = now()) {
+		double until = load_now() + 0.5;
+		for (double t = load_now(); t < until; t = load_now()) {
 			struct pollfd pf = { c->fd, POLLIN, 0 };
 			if (poll(&pf, 1, (int)((until - t) * 1000) + 1) <= 0)
 				continue;
@@ -336,10 +285,10 @@ static size_t build(const struct opts *o, struct client *c, int k, uint64_t t_us
 {
 	uint8_t data[MAX_LEN];
 	memset(data, 0x5a, o->len);
-	put32(data, (uint32_t)k);
-	put32(data + 4, c->seq++);
-	put32(data + 8, (uint32_t)(t_us >> 32));
-	put32(data + 12, (uint32_t)t_us);
+	load_put32(data, (uint32_t)k);
+	load_put32(data + 4, c->seq++);
+	load_put32(data + 8, (uint32_t)(t_us >> 32));
+	load_put32(data + 12, (uint32_t)t_us);
 	if (o->send_ind) {
 		struct stun_enc e;
 		uint8_t tid[STUN_TID_LEN] = { 0 };
@@ -384,11 +333,11 @@ static void take(const struct opts *o, struct client *cl, int k, const uint8_t *
 {
 	size_t n = 0;
 	const uint8_t *d = unwrap(o, p, len, &n);
-	if (!d || n != o->len || get32(d) != (uint32_t)k || get32(d + 4) >= cl->seq) {
+	if (!d || n != o->len || load_get32(d) != (uint32_t)k || load_get32(d + 4) >= cl->seq) {
 		st->invalid++;
 		return;
 	}
-	uint64_t sent_us = (uint64_t)get32(d + 8) << 32 | get32(d + 12);
+	uint64_t sent_us = (uint64_t)load_get32(d + 8) << 32 | load_get32(d + 12);
 	uint64_t rtt = t_us > sent_us ? t_us - sent_us : 0;
 	cl->back++;
 	if (cl->inflight)
@@ -442,7 +391,7 @@ static void receive(const struct opts *o, struct client *cl, struct pollfd *pf, 
 	static uint8_t in[BATCH][PKT_MAX];
 	static struct mmsghdr im[BATCH];
 	static struct iovec iiov[BATCH];
-	double t = now();
+	double t = load_now();
 	uint64_t t_us = (uint64_t)(t * 1e6);
 	for (int k = 0; k < n_cl; k++) {
 		if (!(pf[k].revents & POLLIN))
@@ -470,7 +419,7 @@ static void run(const struct opts *o, struct client *cl, struct stats *st)
 	int n = o->clients, next = 0;
 	for (int k = 0; k < n; k++)
 		pf[k] = (struct pollfd){ cl[k].fd, POLLIN, 0 };
-	double start = now(), end = start + o->seconds, t = start;
+	double start = load_now(), end = start + o->seconds, t = start;
 	for (int k = 0; k < n; k++)
 		cl[k].last_back = start;
 	while (t < end) {
@@ -502,12 +451,12 @@ static void run(const struct opts *o, struct client *cl, struct stats *st)
 		int timeout = o->rate > 0 ? 1 : 10;
 		if (poll(pf, (nfds_t)n, timeout) > 0)
 			receive(o, cl, pf, n, st);
-		t = now();
+		t = load_now();
 	}
 	/* Stragglers: counted as delivered, not as part of the rate. */
-	double until = now() + o->drain;
+	double until = load_now() + o->drain;
 	uint64_t in_time = st->back;
-	while (now() < until) {
+	while (load_now() < until) {
 		if (poll(pf, (nfds_t)n, 10) > 0)
 			receive(o, cl, pf, n, st);
 	}
@@ -564,7 +513,7 @@ static int load(int argc, char **argv)
 	static struct stats st;
 	const struct pbx_addr *dst = o.direct ? &o.peer : &o.server;
 	for (int k = 0; k < o.clients; k++) {
-		cl[k].fd = udp_socket(pbx_addr_family(dst));
+		cl[k].fd = load_udp_socket(pbx_addr_family(dst));
 		if (cl[k].fd < 0 || connect(cl[k].fd, &dst->u.sa, dst->len)) {
 			perror("turn_load: socket");
 			return 1;
