@@ -94,11 +94,13 @@ ice_need_wrtc() {
 }
 
 # ice_pair NAME LIMIT CMD_A CMD_B: run a pair in the background, output in
-# $T/NAME.log; ice_wait NAME collects it.
+# $T/NAME.log; ice_wait NAME collects it.  ICE_PAIR_OPTS: more options for
+# pair.py (e.g. --mangle-pwd A).
 declare -A ICE_PAIR_PID
 ice_pair() {
 	local name=$1 limit=$2
-	python3 "$ICE_DIR/pair.py" --limit "$limit" "$3" "$4" >"$T/$name.log" 2>&1 &
+	# shellcheck disable=SC2086
+	python3 "$ICE_DIR/pair.py" --limit "$limit" ${ICE_PAIR_OPTS:-} "$3" "$4" >"$T/$name.log" 2>&1 &
 	PIDS+=("$!")
 	ICE_PAIR_PID[$name]=$!
 }
