@@ -4,10 +4,9 @@
 # relay, coturn, and the namespace topology of topo.sh.
 #
 # Every peer speaks one line protocol (see pair.py and nice_peer.c) and
-# takes the same options: --controlling --tag T --local ADDR (nice_peer:
-# repeated for more than one) --stun H:P
-# --turn H:P --user U --pass P [--turn-tcp|--turn-tls --ca F] --relay-only
-# --timeout S.  Any other agent that does can stand in for side A or B of a
+# takes the same options: --controlling --tag T --local ADDR (nice_peer
+# takes it more than once) --stun H:P --turn H:P --user U --pass P
+# [--turn-tcp|--turn-tls --ca F] --relay-only --timeout S.  Any other agent that does can stand in for side A or B of a
 # case: ICE_AGENT_A / ICE_AGENT_B name its command (ice/rpctl_peer.sh puts
 # rpctl ice-test peer behind these options).
 
