@@ -6,9 +6,10 @@
 # Every peer speaks one line protocol (see pair.py and nice_peer.c) and
 # takes the same options: --controlling --tag T --local ADDR (nice_peer
 # takes it more than once) --stun H:P --turn H:P --user U --pass P
-# [--turn-tcp|--turn-tls --ca F] --relay-only --timeout S.  Any other agent that does can stand in for side A or B of a
-# case: ICE_AGENT_A / ICE_AGENT_B name its command (ice/rpctl_peer.sh puts
-# rpctl ice-test peer behind these options).
+# [--turn-tcp|--turn-tls --ca F] --relay-only --timeout S.  Any other
+# agent that does can stand in for side A or B of a case: ICE_AGENT_A /
+# ICE_AGENT_B name its command (ice/rpctl_peer.sh puts rpctl ice-test peer
+# behind these options).
 
 ICE_DIR="$PBX_SRC/tests/integration/ice"
 . "$ICE_DIR/topo.sh"
