@@ -7,7 +7,12 @@
  *
  *  1. Success: a selected, nominated pair whose consent holds.  Consent
  *     lost after selection (RFC 7675) fails as consent-lost: the checks
- *     worked, so no check-time evidence applies.
+ *     worked, so no check-time evidence applies.  But when checks came
+ *     from the peer and not one passed here (MESSAGE-INTEGRITY or
+ *     USERNAME wrong), the selection is ours alone: the peer validates a
+ *     pair only by a check of its own that we answer (RFC 8445 7.2.5.3),
+ *     so it can never complete, and the path works one way.  That fails
+ *     as ice-auth-in.
  *  2. Aborted, only while the local checks had not concluded (pairs still
  *     frozen, waiting or in progress, or candidates still expected): the
  *     administrator's interrupt first (a deliberate act explains the end
@@ -16,7 +21,11 @@
  *     the caller's; also a run still going with no cause set: the
  *     caller stopped waiting).  The evidence so far goes in the hint.
  *     Once every pair has succeeded or failed, an abort changes nothing:
- *     the run is judged on its evidence below.
+ *     the run is judged on its evidence below.  A pair whose checks can
+ *     never leave counts as done: its relay refused the permission for
+ *     its remote address, or the relay was lost (a certain local cause:
+ *     a peer that leaves then leaves because of it, and ABORTED keeps
+ *     meaning that nothing in the record explains the end).
  *  3. Absence: no local candidate, no remote candidate, no pair (families
  *     with nothing in common).  Nothing could be checked, so no record
  *     can say more.
@@ -193,13 +202,37 @@ static const struct pbx_addr *auth_in_addr(const struct ice_diag_input *in)
 	return best;
 }
 
-static bool pair_done(const struct ice_pair *p)
+/* Whether no check of pair p can ever leave its relay: the TURN server
+ * refused the permission for its remote address, or the relay was lost
+ * (from the agent's record of the pair or from the caller's relays). */
+static bool pair_blocked(const struct ice_diag_input *in, const struct ice_pair *p)
 {
-	return p->state == ICE_PAIR_SUCCEEDED || p->state == ICE_PAIR_FAILED;
+	if (p->local_type != ICE_RELAY)
+		return false;
+	if (p->rec.turn_errors)
+		return true;
+	for (size_t i = 0; i < in->n_relays; i++) {
+		const struct ice_diag_relay *r = &in->relays[i];
+		if (!pbx_addr_equal(&r->relay, &p->local))
+			continue;
+		struct pbx_addr peer = r->peer, remote = p->remote;
+		pbx_addr_set_port(&peer, 0);
+		pbx_addr_set_port(&remote, 0);
+		if (r->lost || (r->code && pbx_addr_equal(&peer, &remote)))
+			return true; /* permissions are per IP (RFC 8656 9) */
+	}
+	return false;
+}
+
+static bool pair_done(const struct ice_diag_input *in, const struct ice_pair *p)
+{
+	return p->state == ICE_PAIR_SUCCEEDED || p->state == ICE_PAIR_FAILED ||
+	       pair_blocked(in, p);
 }
 
 /* Whether the local checks concluded: the agent failed its checklist, or
- * every pair is done, or no pair will ever be formed. */
+ * every pair is done (or blocked for good), or no pair will ever be
+ * formed. */
 static bool concluded(const struct ice_diag_input *in)
 {
 	if (in->state == ICE_AGENT_FAILED && in->fail == ICE_FAIL_CHECKS)
@@ -207,7 +240,7 @@ static bool concluded(const struct ice_diag_input *in)
 	if (in->n_pairs == 0)
 		return in->end_of_remote || in->local_v4 + in->local_v6 == 0;
 	for (size_t i = 0; i < in->n_pairs; i++)
-		if (!pair_done(&in->pairs[i]))
+		if (!pair_done(in, &in->pairs[i]))
 			return false;
 	return true;
 }
@@ -442,6 +475,20 @@ int ice_diag_pairs(const struct ice_diag_input *in, struct ice_diag *out)
 					 "check%s answered, then none for the consent timeout",
 			    pt, sel->rec.consent_ok, sel->rec.consent_sent,
 			    plural(sel->rec.consent_sent));
+			return 0;
+		}
+		struct totals t = totals_of(in);
+		if (sel->nominated && in->state == ICE_AGENT_COMPLETED &&
+		    t.in_bad_int + t.in_bad_user && !t.in_ok) {
+			fail(out, ICE_DIAG_ICE_AUTH_IN);
+			const struct pbx_addr *from = auth_in_addr(in);
+			char a[PBX_ADDRSTRLEN] = "the peer";
+			if (from)
+				addr_text(from, a);
+			say(out->reason, "our checks passed (selected %s), but none of the %u check%s "
+					 "from %s passed here (%u MESSAGE-INTEGRITY, %u wrong USERNAME): "
+					 "the peer cannot complete, the path works one way only",
+			    pt, t.in, plural(t.in), a, t.in_bad_int, t.in_bad_user);
 			return 0;
 		}
 		if (sel->nominated && in->state == ICE_AGENT_COMPLETED) {

@@ -72,6 +72,23 @@ static void f_success(struct ice_diag_input *in)
 	p->rec.rtt_min_ms = 42;
 	p->rec.req_in = p->rec.req_in_ok = 2;
 }
+static void f_success_one_way(struct ice_diag_input *in)
+{
+	/* Our checks pass and we selected; every check of the peer's failed
+	 * our MESSAGE-INTEGRITY: it was told another password for us. */
+	f_success(in);
+	rec(in)->req_in = 3;
+	rec(in)->req_in_ok = 0;
+	rec(in)->req_in_bad_integrity = 3;
+}
+static void f_success_some_bad(struct ice_diag_input *in)
+{
+	/* One of the peer's checks passed: it can complete. */
+	f_success(in);
+	rec(in)->req_in = 3;
+	rec(in)->req_in_ok = 1;
+	rec(in)->req_in_bad_integrity = 2;
+}
 static void f_consent(struct ice_diag_input *in)
 {
 	f_success(in);
@@ -275,6 +292,53 @@ static void f_concluded_then_closed(struct ice_diag_input *in)
 	in->pairs[0].state = ICE_PAIR_SUCCEEDED;
 	in->peer_closed = true;
 }
+static void f_perm_denied_left(struct ice_diag_input *in)
+{
+	/* The only pair's permission refused, its checks still being
+	 * retried when the peer gave up and left: the refusal is why. */
+	f_perm_denied_report(in);
+	running(in);
+	in->peer_closed = true;
+}
+static void f_perm_denied_relays_left(struct ice_diag_input *in)
+{
+	/* The same from the caller's relays alone: the permission is per IP,
+	 * whatever the port. */
+	f_perm_denied(in);
+	running(in);
+	in->relays[0].peer = addr_of("198.18.2.2:1");
+	in->peer_closed = true;
+}
+static void f_perm_denied_other_relay(struct ice_diag_input *in)
+{
+	/* A refusal on another relay says nothing of this pair's. */
+	f_perm_denied(in);
+	running(in);
+	in->relays[0].relay = addr_of("198.18.1.1:40000");
+	in->relays[0].peer = addr_of("198.18.2.2:1");
+	in->peer_closed = true;
+}
+static void f_perm_denied_host_pending(struct ice_diag_input *in)
+{
+	/* A host pair still in progress: the run had not concluded. */
+	f_perm_denied_left(in);
+	in->local_v4 = 2;
+	in->n_pairs = 2;
+	struct ice_pair *p = &in->pairs[1];
+	p->id = 2;
+	p->state = ICE_PAIR_IN_PROGRESS;
+	p->local = addr_of("10.0.0.1:5000");
+	p->remote = addr_of("198.18.2.2:30992");
+	p->local_type = ICE_HOST;
+	p->remote_type = ICE_PRFLX;
+	p->rec.req_sent = 2;
+}
+static void f_alloc_lost_left(struct ice_diag_input *in)
+{
+	f_alloc_lost_report(in);
+	running(in);
+	in->peer_closed = in->time_limit = true;
+}
 static void f_no_pairs_running(struct ice_diag_input *in)
 {
 	/* No pair yet and end-of-candidates not signalled: aborted. */
@@ -296,6 +360,13 @@ struct row {
 static const struct row rows[] = {
 	{ "success", f_success, ICE_DIAG_R_SUCCESS, ICE_DIAG_OK,
 	  { "relay 198.18.1.1:49488 -> prflx 198.18.2.2:30992", "nominated", "42 ms" }, { "" } },
+	{ "selected, theirs all fail here", f_success_one_way, ICE_DIAG_R_FAILED,
+	  ICE_DIAG_ICE_AUTH_IN,
+	  { "selected relay 198.18.1.1:49488 -> prflx 198.18.2.2:30992",
+	    "3 checks from 198.18.2.2:30992", "3 MESSAGE-INTEGRITY", "one way" },
+	  { "our description reached it" } },
+	{ "selected, one of theirs passed", f_success_some_bad, ICE_DIAG_R_SUCCESS, ICE_DIAG_OK,
+	  { "nominated" }, { "" } },
 	{ "consent", f_consent, ICE_DIAG_R_FAILED, ICE_DIAG_CONSENT_LOST,
 	  { "consent lost", "relay 198.18.1.1:49488 -> prflx 198.18.2.2:30992", "3 of 9" },
 	  { "stopped answering" } },
@@ -375,6 +446,19 @@ static const struct row rows[] = {
 	  { "time limit" }, { "no-response" } },
 	{ "concluded, then closed", f_concluded_then_closed, ICE_DIAG_R_FAILED,
 	  ICE_DIAG_ONE_WAY_OUT, { "no check arrived" }, { "cannot reach us" } },
+	{ "perm-denied, then the peer left", f_perm_denied_left, ICE_DIAG_R_FAILED,
+	  ICE_DIAG_TURN_PERMISSION_DENIED, { "198.18.2.2", "403", "relay 198.18.1.1:49488" },
+	  { "peer policy" } },
+	{ "perm-denied relays, then the peer left", f_perm_denied_relays_left, ICE_DIAG_R_FAILED,
+	  ICE_DIAG_TURN_PERMISSION_DENIED, { "198.18.2.2", "403 Forbidden" }, { "peer policy" } },
+	{ "perm-denied elsewhere, the peer left", f_perm_denied_other_relay, ICE_DIAG_R_ABORTED,
+	  ICE_DIAG_PEER_CLOSED, { "closed its side", "no check from it had arrived" },
+	  { "evidence so far: turn-permission-denied" } },
+	{ "perm-denied, a host pair pending", f_perm_denied_host_pending, ICE_DIAG_R_ABORTED,
+	  ICE_DIAG_PEER_CLOSED, { "closed its side" },
+	  { "evidence so far: turn-permission-denied" } },
+	{ "alloc-lost, then the peer left", f_alloc_lost_left, ICE_DIAG_R_FAILED,
+	  ICE_DIAG_TURN_ALLOCATION_LOST, { "allocation", "198.18.1.1:49488" }, { "TURN" } },
 	{ "no pairs yet, time limit", f_no_pairs_running, ICE_DIAG_R_ABORTED, ICE_DIAG_TIMEOUT,
 	  { "time limit", "0 checks sent" }, { "no-remote-candidates", "no end-of-candidates" } },
 };
@@ -673,6 +757,22 @@ START_TEST(test_diag_run_wrong_password)
 }
 END_TEST
 
+/* A (controlling) has B's password right, B was told a wrong one for A:
+ * A's checks pass and A selects and nominates, but B's checks fail A's
+ * MESSAGE-INTEGRITY, so B never completes: one way, ice-auth-in for A
+ * although it selected, ice-auth-out for B. */
+START_TEST(test_diag_run_wrong_password_selected)
+{
+	struct net *n = duo(ICE_CONTROLLING, PWD_B, PWD_WRONG);
+	net_run(n, 60000);
+	const struct ice_pair *sel;
+	ck_assert_int_eq(ice_agent_selected(n->ep[0].ag, &sel), 0);
+	expect(n, 0, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_IN, "one way");
+	expect(n, 1, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_OUT, "401");
+	duo_free(n);
+}
+END_TEST
+
 /* B's (controlling) requests are lost on the way to A, answers pass: A's
  * checks are answered but B's never arrive; B hears A but gets no answer. */
 START_TEST(test_diag_run_one_way)
@@ -718,6 +818,7 @@ static Suite *ice_diag_suite(void)
 	tcase_add_test(tc, test_diag_names);
 	tcase_add_test(tc, test_diag_run_success);
 	tcase_add_test(tc, test_diag_run_wrong_password);
+	tcase_add_test(tc, test_diag_run_wrong_password_selected);
 	tcase_add_test(tc, test_diag_run_one_way);
 	tcase_add_test(tc, test_diag_run_all_dropped);
 	tcase_add_test(tc, test_diag_run_aborted);

@@ -1049,9 +1049,11 @@ PBX_API int ice_diag_input_from_agent(const struct ice_agent *a, struct ice_diag
 
 /* ice_diag_pairs - the conclusion of a run of checks from the snapshot in
  * (a pure function): success (a selected, nominated pair, named with its
- * candidate types), or failed or aborted with one reason code, a line
- * naming addresses and counts, and a hint.  A run whose checks had not
- * concluded is aborted (interrupted, peer-closed, else timeout), with the
+ * candidate types, unless no check of the peer's ever passed here:
+ * ice-auth-in), or failed or aborted with one reason code, a line naming
+ * addresses and counts, and a hint.  A run whose checks had not concluded
+ * (a pair whose relay refused its permission or was lost counts as
+ * concluded) is aborted (interrupted, peer-closed, else timeout), with the
  * evidence so far in the hint.  Precedence is documented in
  * lib/ice/diag_pairs.c.  out->record is the index in in->pairs of the
  * selected pair (success, consent-lost) or of the pair whose record the

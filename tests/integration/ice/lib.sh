@@ -4,11 +4,12 @@
 # relay, coturn, and the namespace topology of topo.sh.
 #
 # Every peer speaks one line protocol (see pair.py and nice_peer.c) and
-# takes the same options: --controlling --tag T --local ADDR --stun H:P
-# --turn H:P --user U --pass P [--turn-tcp|--turn-tls --ca F] --relay-only
-# --timeout S.  Any other agent that does can stand in for side A or B of a
-# case: ICE_AGENT_A / ICE_AGENT_B name its command (ice/rpctl_peer.sh puts
-# rpctl ice-test peer behind these options).
+# takes the same options: --controlling --tag T --local ADDR (nice_peer
+# takes it more than once) --stun H:P --turn H:P --user U --pass P
+# [--turn-tcp|--turn-tls --ca F] --relay-only --timeout S.  Any other
+# agent that does can stand in for side A or B of a case: ICE_AGENT_A /
+# ICE_AGENT_B name its command (ice/rpctl_peer.sh puts rpctl ice-test peer
+# behind these options).
 
 ICE_DIR="$PBX_SRC/tests/integration/ice"
 . "$ICE_DIR/topo.sh"
@@ -94,11 +95,13 @@ ice_need_wrtc() {
 }
 
 # ice_pair NAME LIMIT CMD_A CMD_B: run a pair in the background, output in
-# $T/NAME.log; ice_wait NAME collects it.
+# $T/NAME.log; ice_wait NAME collects it.  ICE_PAIR_OPTS: more options for
+# pair.py (e.g. --mangle-pwd A).
 declare -A ICE_PAIR_PID
 ice_pair() {
 	local name=$1 limit=$2
-	python3 "$ICE_DIR/pair.py" --limit "$limit" "$3" "$4" >"$T/$name.log" 2>&1 &
+	# shellcheck disable=SC2086
+	python3 "$ICE_DIR/pair.py" --limit "$limit" ${ICE_PAIR_OPTS:-} "$3" "$4" >"$T/$name.log" 2>&1 &
 	PIDS+=("$!")
 	ICE_PAIR_PID[$name]=$!
 }

@@ -236,14 +236,16 @@ static int usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s [--controlling] [--stun H:P] [--turn H:P --user U --pass P "
-		"[--turn-tcp|--turn-tls]] [--relay-only] [--local ADDR] [--tag T] [--timeout S]\n",
+		"[--turn-tcp|--turn-tls]] [--relay-only] [--local ADDR]... [--tag T] [--timeout S]\n",
 		argv0);
 	return 3;
 }
 
 int main(int argc, char **argv)
 {
-	const char *turn = NULL, *user = "", *pass = "", *stun = NULL, *local = "127.0.0.1";
+	const char *turn = NULL, *user = "", *pass = "", *stun = NULL;
+	const char *local[4] = { "127.0.0.1" }; /* --local again adds one */
+	int n_local = 0;
 	gboolean relay_only = FALSE, turn_tcp = FALSE, turn_tls = FALSE;
 	int timeout_s = 20;
 	for (int i = 1; i < argc; i++) {
@@ -263,8 +265,8 @@ int main(int argc, char **argv)
 			user = argv[++i];
 		else if (!strcmp(argv[i], "--pass") && i + 1 < argc)
 			pass = argv[++i];
-		else if (!strcmp(argv[i], "--local") && i + 1 < argc)
-			local = argv[++i];
+		else if (!strcmp(argv[i], "--local") && i + 1 < argc && n_local < 4)
+			local[n_local++] = argv[++i];
 		else if (!strcmp(argv[i], "--tag") && i + 1 < argc)
 			tag = argv[++i];
 		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
@@ -280,10 +282,12 @@ int main(int argc, char **argv)
 	agent = nice_agent_new(g_main_loop_get_context(loop), NICE_COMPATIBILITY_RFC5245);
 	g_object_set(agent, "controlling-mode", controlling, "upnp", FALSE, "force-relay",
 		     relay_only, "ice-tcp", FALSE, NULL);
-	NiceAddress la;
-	if (!nice_address_set_from_string(&la, local))
-		return usage(argv[0]);
-	nice_agent_add_local_address(agent, &la);
+	for (int i = 0; i < (n_local ? n_local : 1); i++) {
+		NiceAddress la;
+		if (!nice_address_set_from_string(&la, local[i]))
+			return usage(argv[0]);
+		nice_agent_add_local_address(agent, &la);
+	}
 	if (stun) {
 		gchar *h;
 		guint p;

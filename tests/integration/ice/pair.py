@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""pair.py [--limit S] 'CMD_A' 'CMD_B': run two ICE test peers and relay
+"""pair.py [--limit S] [--mangle-pwd A|B] 'CMD_A' 'CMD_B': run two ICE test peers and relay
 their description blocks.
 
 Each peer prints an RFC 8839 attribute block on stdout (a=ice-ufrag,
@@ -11,6 +11,12 @@ away (the ABORTED case) instead of waiting for its timeout; that happens
 --grace seconds (default 1) after the exit, so that two sides reaching
 their own verdict at about the same time both report it.  Everything is
 bounded by --limit seconds: a peer still running then is killed.
+
+--mangle-pwd A (or B) rewrites the a=ice-pwd of A's (B's) block on its way
+to the other side, as a broken relay or SBC would: every character is
+changed, the length kept.  The other side then signs its checks with a
+password the owner of the block does not know (and verifies the owner's
+with it): the wrong-password rows.
 
 Printed on stdout: "A block: ..." / "B block: ..." lines, "A exited N after
 S s" as each ends, and finally "exit A=N B=M in S s".  The peers' stderr is
@@ -37,6 +43,12 @@ def read_block(p, out, done):
     done.set()
 
 
+def mangle_pwd(line):
+    """An a=ice-pwd line with every character of the password changed."""
+    head, _, pwd = line.rstrip("\r\n").partition(":")
+    return head + ":" + "".join("b" if c == "a" else "a" for c in pwd) + "\n"
+
+
 def close_stdin(p):
     try:
         p.stdin.close()
@@ -48,6 +60,8 @@ def main():
     ap = argparse.ArgumentParser(description="relay ICE description blocks between two peers")
     ap.add_argument("--limit", type=float, default=30, help="seconds for the whole pair")
     ap.add_argument("--grace", type=float, default=1, help="seconds before closing the survivor's stdin")
+    ap.add_argument("--mangle-pwd", choices=("A", "B"),
+                    help="rewrite the a=ice-pwd of this side's block on its way")
     ap.add_argument("a")
     ap.add_argument("b")
     o = ap.parse_args()
@@ -97,6 +111,9 @@ def main():
                     not blocks[n][-1].startswith("a=end-of-candidates"):
                 continue
             sent.add(n)
+            if o.mangle_pwd == n:
+                blocks[n] = [mangle_pwd(line) if line.startswith("a=ice-pwd:") else line
+                             for line in blocks[n]]
             for line in blocks[n]:
                 print(f"{n} block: {line.rstrip()}", flush=True)
             peer = procs[other[n]]
