@@ -396,10 +396,22 @@ static void conclude(struct peer *p, enum peer_end kind, bool interrupted, bool 
 	enum peer_end end = d.result == ICE_DIAG_R_SUCCESS   ? END_SUCCESS
 			    : d.result == ICE_DIAG_R_ABORTED ? END_ABORTED
 							     : END_FAILED;
-	/* The agent's success needs the echo too; until then this is how far
-	 * the checks got when the run ended. */
-	if (end == END_SUCCESS)
-		end = kind;
+	/* The agent's success needs the proof too (the echo, or with
+	 * --no-data an answered consent check): without it the run ended
+	 * first, and what ended it is the code. */
+	if (end == END_SUCCESS) {
+		const char *why = interrupted ? "interrupted" : peer_closed ? "peer-closed" : "timeout";
+		char reason[ICE_DIAG_TEXT_MAX];
+		snprintf(reason, sizeof reason, "%.300s, but %s before %s", d.reason,
+			 interrupted   ? "interrupted by a signal"
+			 : peer_closed ? "the peer closed its side"
+				       : "the overall --timeout expired",
+			 p->r.a.no_data ? "the peer answered a consent check on it"
+					: "the hello's echo came back");
+		finish(p, kind, why, reason);
+		p->hint[0] = '\0';
+		return;
+	}
 	finish(p, end, ice_diag_name(d.code), d.reason);
 	snprintf(p->hint, sizeof p->hint, "%s", d.hint);
 }

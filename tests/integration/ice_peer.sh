@@ -138,6 +138,12 @@ ice_pair tcp-wr 20 "$WERIFT --controlling --tag A $tw --turn-tcp" "$(rp tcp-wr -
 ice_pair tls-wr 20 "$WERIFT --controlling --tag A $wtls" "$(rp tls-wr --controlled $tls)"
 ice_pair host-nr 20 "$NICE --controlling --tag A --local 127.0.0.1 --timeout 15" \
 	"$(rp host-nr --controlled --policy host --local 127.0.0.1)"
+# A peer that completes ICE but never echoes (rpctl --no-data, which ends
+# on an answered consent check instead, after about 5 s): the controlling
+# rpctl has its pair and no proof when the peer leaves, ABORTED
+# peer-closed, saying so.
+ice_pair noecho 20 "$(rp noecho-a --policy host --local 127.0.0.1)" \
+	"$(rp noecho-b --controlled --no-data --policy host --local 127.0.0.1)"
 # libnice's checks reach rpctl before libnice's block does (held back
 # 1.5 s): with --verbose rpctl says so, as a transient event, not final.
 ice_pair early-nr 20 "$NICE --controlling --tag A --local 127.0.0.1 --timeout 15" \
@@ -152,6 +158,11 @@ for p in udp-nr udp-rw tcp-nr tcp-rw tcp-wr tls-wr; do
 done
 grep -Eq "^ICE: Selected host 127\.0\.0\.1:[0-9]+ -> host 127\.0\.0\.1:" "$T/host-nr.rp" ||
 	fail "host-nr: rpctl did not select host -> host: $(report host-nr)"
+ice_expect noecho 2 0
+grep -Eq "^ICE: Conclusion ABORTED \(peer-closed: selected host 127\.0\.0\.1:[0-9]+ -> host .*, but the peer closed its side before the hello's echo came back\)$" \
+	"$T/noecho-a.rp" || fail "noecho: $(report noecho-a)"
+grep -q "^ICE: Conclusion SUCCESS (ok: a nominated pair was selected and the peer answered a consent check" \
+	"$T/noecho-b.rp" || fail "noecho: $(report noecho-b)"
 ice_expect early-nr 0 0
 grep -q "^ICE: Conclusion SUCCESS" "$T/early-nr.rp" || fail "early-nr: no success: $(report early-nr)"
 grep -Eq "^ +[0-9]+ ms  a check from 127\.0\.0\.1:[0-9]+ before the peer's credentials are known: kept, answered once they are \(transient, not final\)$" \
