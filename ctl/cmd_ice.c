@@ -796,7 +796,7 @@ int ice_tls_creds(struct ctl *c, struct ice_run *r, struct pbx_tls_creds **out)
 	return 0;
 }
 
-static int gather(struct ctl *c, struct ice_run *r, struct ice_gather **gp, bool *aborted)
+int ice_new_gather(const struct ice_run *r, struct ice_gather **gp)
 {
 	struct ice_gather_config cfg = {
 		.hosts = r->hosts, .n_hosts = r->n_hosts,
@@ -805,7 +805,12 @@ static int gather(struct ctl *c, struct ice_run *r, struct ice_gather **gp, bool
 		.timeout_ms = r->a.gather_timeout_s * 1000u,
 		.unix_now = (int64_t)time(NULL),
 	};
-	int rc = ice_gather_new(&cfg, gp);
+	return ice_gather_new(&cfg, gp);
+}
+
+static int gather(struct ctl *c, struct ice_run *r, struct ice_gather **gp, bool *aborted)
+{
+	int rc = ice_new_gather(r, gp);
 	if (rc) {
 		for (size_t i = 0; i < r->n_hosts; i++)
 			close(r->host_fds[i]);

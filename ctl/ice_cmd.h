@@ -74,6 +74,9 @@ void ice_save_result(struct ctl *c, struct store_ice_test_row *row);
 /* The appliance's own stund and turnd from the store as r's servers
  * (no --stun/--turn given); 0 or 1 (reported). */
 int ice_default_servers(struct ctl *c, struct ice_run *r);
+/* ice_new_gather - a gatherer over r's host sockets and servers with its
+ * options (family, policy, gather timeout).  Returns ice_gather_new's. */
+int ice_new_gather(const struct ice_run *r, struct ice_gather **gp);
 /* A TURN REST credential from the store's newest secret into r. */
 int ice_mint_rest(struct ctl *c, struct ice_run *r);
 /* TLS client credentials (--ca, else the system's bundle) into *out when
@@ -94,6 +97,12 @@ void ice_json_server(struct json *j, const struct ice_server_record *s);
 void ice_json_cand(struct json *j, struct ice_gather *g, const struct ice_gathered *x);
 
 /* ---- around one agent (ice_report.c) ---- */
+
+/* ice_agent_config_init - the agent configuration the modes share: the
+ * library's defaults, role, a 7 s check timeout, a random tie-breaker and
+ * seed, random ufrag and password (the caller wipes cfg->pwd after
+ * ice_agent_new). */
+void ice_agent_config_init(struct ice_agent_config *cfg, enum ice_role role);
 
 /* What the TURN servers refused on one agent's relays, per relay and
  * remote candidate, and which relays were lost: each reported to the

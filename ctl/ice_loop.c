@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,9 +25,6 @@
 #define DATA_GRACE_MS 1000      /* echoes still counted after the last send */
 #define DATA_MAGIC "PBXLOOP1"
 #define DATA_LEN 24             /* magic, sequence number, send time (us) */
-#define UFRAG_LEN 8
-#define PWD_LEN 24
-#define CHECK_TIMEOUT_MS 7000   /* as the peer mode: libnice gives up near 7 s */
 
 enum loop_end { END_NONE = 0, END_SUCCESS, END_FAILED, END_ABORTED };
 
@@ -94,27 +90,6 @@ static void finish(struct loop *l, enum loop_end end, const char *code, const ch
 	l->end = end;
 	snprintf(l->code, sizeof l->code, "%s", code);
 	snprintf(l->reason, sizeof l->reason, "%s", reason);
-}
-
-static void random_text(char *out, size_t n)
-{
-	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-				    "0123456789+/";
-	uint8_t b[ICE_PWD_MAX];
-	if (getrandom(b, n, 0) != (ssize_t)n)
-		for (size_t i = 0; i < n; i++)
-			b[i] = (uint8_t)rand();
-	for (size_t i = 0; i < n; i++)
-		out[i] = chars[b[i] % 64];
-	out[n] = '\0';
-}
-
-static uint64_t random_u64(void)
-{
-	uint64_t v = 0;
-	if (getrandom(&v, sizeof v, 0) != sizeof v)
-		v = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
-	return v;
 }
 
 static void vlog(struct loop *l, struct side *s, const char *fmt, const char *arg)
@@ -289,11 +264,7 @@ static void trickle(struct loop *l, struct side *s, struct side *o)
 static int new_agent(struct loop *l, struct side *s, enum ice_role role)
 {
 	struct ice_agent_config cfg;
-	ice_agent_config_default(&cfg);
-	cfg.role = role;
-	cfg.check_timeout_ms = CHECK_TIMEOUT_MS;
-	cfg.tie_breaker = random_u64();
-	cfg.random_seed = random_u64();
+	ice_agent_config_init(&cfg, role);
 	if (l->a.consent_timeout_s) {
 		cfg.consent_timeout_ms = l->a.consent_timeout_s * 1000u;
 		/* a few checks within the timeout, never more often than 1 s */
@@ -301,8 +272,6 @@ static int new_agent(struct loop *l, struct side *s, enum ice_role role)
 			cfg.consent_interval_ms = cfg.consent_timeout_ms / 3 < 1000
 							  ? 1000 : cfg.consent_timeout_ms / 3;
 	}
-	random_text(cfg.ufrag, UFRAG_LEN);
-	random_text(cfg.pwd, PWD_LEN);
 	memcpy(s->ufrag, cfg.ufrag, sizeof s->ufrag);
 	memcpy(s->pwd, cfg.pwd, sizeof s->pwd);
 	int rc = ice_agent_new(&cfg, &s->agent);
@@ -647,14 +616,7 @@ static int setup_side(struct loop *l, struct side *s, const struct ice_run *cred
 		return 1;
 	if (ice_bind_hosts(c, r))
 		return 1;
-	struct ice_gather_config cfg = {
-		.hosts = r->hosts, .n_hosts = r->n_hosts,
-		.servers = r->servers, .n_servers = r->n_servers,
-		.family = r->a.family, .policy = r->a.policy,
-		.timeout_ms = r->a.gather_timeout_s * 1000u,
-		.unix_now = (int64_t)time(NULL),
-	};
-	int rc = ice_gather_new(&cfg, &s->g);
+	int rc = ice_new_gather(r, &s->g);
 	if (rc == 0 && ice_tls_creds(c, r, &s->tls) == 0) {
 		ice_io_init(&s->io, s->g, r->host_fds, r->n_hosts, s->tls, r->a.sni, r->servers);
 		s->io.verbose = r->a.verbose ? stderr : NULL;

@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,14 +27,11 @@
 #define HELLO "hello over ICE"
 #define HELLO_EVERY_MS 100      /* the controlling side repeats its hello */
 #define ECHO_LINGER_MS 300      /* the controlled side echoes repeats this long */
-#define UFRAG_LEN 8
-#define PWD_LEN 24
 #define SDP_MAX (256 * 1024)
 /* A check unanswered this long has failed: a path that answers at all
  * answers within a second or so, and the verdict should come well within
  * --timeout (RFC 8489's Rc and Rm alone take 39.5 s; libnice gives up
  * after about 7 s). */
-#define CHECK_TIMEOUT_MS 7000
 
 enum peer_end { END_NONE = 0, END_SUCCESS, END_FAILED, END_ABORTED };
 
@@ -89,27 +85,6 @@ static void finish(struct peer *p, enum peer_end end, const char *code, const ch
 }
 
 /* ---- credentials ---- */
-
-static void random_text(char *out, size_t n)
-{
-	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-				    "0123456789+/";
-	uint8_t b[ICE_PWD_MAX];
-	if (getrandom(b, n, 0) != (ssize_t)n)
-		for (size_t i = 0; i < n; i++)
-			b[i] = (uint8_t)rand();
-	for (size_t i = 0; i < n; i++)
-		out[i] = chars[b[i] % 64];
-	out[n] = '\0';
-}
-
-static uint64_t random_u64(void)
-{
-	uint64_t v = 0;
-	if (getrandom(&v, sizeof v, 0) != sizeof v)
-		v = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
-	return v;
-}
 
 /* ---- packets ---- */
 
@@ -309,13 +284,7 @@ static int add_locals(struct peer *p)
 	uint64_t now = (uint64_t)now_of(p);
 	ice_desc_init(&p->local);
 	struct ice_agent_config cfg;
-	ice_agent_config_default(&cfg);
-	cfg.role = p->r.a.controlled ? ICE_CONTROLLED : ICE_CONTROLLING;
-	cfg.check_timeout_ms = CHECK_TIMEOUT_MS;
-	cfg.tie_breaker = random_u64();
-	cfg.random_seed = random_u64();
-	random_text(cfg.ufrag, UFRAG_LEN);
-	random_text(cfg.pwd, PWD_LEN);
+	ice_agent_config_init(&cfg, p->r.a.controlled ? ICE_CONTROLLED : ICE_CONTROLLING);
 	if (ice_agent_new(&cfg, &p->agent))
 		return ctl_fail(p->c, "cannot set up the ICE agent");
 	snprintf(p->local.ufrag, sizeof p->local.ufrag, "%s", cfg.ufrag);
@@ -644,14 +613,7 @@ static void close_streams(struct peer *p)
 static int setup_gather(struct peer *p)
 {
 	struct ice_run *r = &p->r;
-	struct ice_gather_config cfg = {
-		.hosts = r->hosts, .n_hosts = r->n_hosts,
-		.servers = r->servers, .n_servers = r->n_servers,
-		.family = r->a.family, .policy = r->a.policy,
-		.timeout_ms = r->a.gather_timeout_s * 1000u,
-		.unix_now = (int64_t)time(NULL),
-	};
-	int rc = ice_gather_new(&cfg, &p->g);
+	int rc = ice_new_gather(r, &p->g);
 	if (rc == 0 && ice_tls_creds(p->c, r, &p->tls)) {
 		for (size_t i = 0; i < r->n_hosts; i++)
 			close(r->host_fds[i]);

@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <pbxedge/ice.h>
 #include <pbxedge/turn.h>
@@ -16,6 +19,44 @@
 #include "ice_io.h"
 
 #define CELL_MAX 128
+#define UFRAG_LEN 8          /* RFC 8445 5.3: at least 24 bits, 4 characters */
+#define PWD_LEN 24           /* ... and 128 bits, 22 characters */
+/* A check unanswered this long has failed: libnice gives up near 7 s,
+ * RFC 8489's retransmissions alone would take 39.5 s. */
+#define CHECK_TIMEOUT_MS 7000
+
+/* n random ice-chars (RFC 8839 5.4) into out, NUL-terminated. */
+static void random_text(char *out, size_t n)
+{
+	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				    "0123456789+/";
+	uint8_t b[ICE_PWD_MAX];
+	if (getrandom(b, n, 0) != (ssize_t)n)
+		for (size_t i = 0; i < n; i++)
+			b[i] = (uint8_t)rand();
+	for (size_t i = 0; i < n; i++)
+		out[i] = chars[b[i] % 64];
+	out[n] = '\0';
+}
+
+static uint64_t random_u64(void)
+{
+	uint64_t v = 0;
+	if (getrandom(&v, sizeof v, 0) != sizeof v)
+		v = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
+	return v;
+}
+
+void ice_agent_config_init(struct ice_agent_config *cfg, enum ice_role role)
+{
+	ice_agent_config_default(cfg);
+	cfg->role = role;
+	cfg->check_timeout_ms = CHECK_TIMEOUT_MS;
+	cfg->tie_breaker = random_u64();
+	cfg->random_seed = random_u64();
+	random_text(cfg->ufrag, UFRAG_LEN);
+	random_text(cfg->pwd, PWD_LEN);
+}
 
 void ice_permit_remote(struct ice_gather *g, const struct ice_cand *k, int64_t now)
 {

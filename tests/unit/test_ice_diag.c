@@ -9,21 +9,9 @@
 
 #include <pbxedge/ice.h>
 
-#define UFRAG_A "ufrA"
-#define PWD_A "passwordA-0123456789abc"
-#define UFRAG_B "ufrB"
-#define PWD_B "passwordB-0123456789abc"
-#define PWD_WRONG "wrongpassword-000000000"
+#include "ice_net.h"
 
-static struct pbx_addr addr_of(const char *text)
-{
-	struct pbx_addr a;
-	struct pbx_err e;
-	pbx_err_clear(&e);
-	ck_assert_msg(pbx_addr_parse(pbx_span_cstr(text), 1, 0, &a, &e) == 0, "%s: %s", text,
-		      e.msg);
-	return a;
-}
+#define PWD_WRONG "wrongpassword-000000000"
 
 /* ---- the reason table ---- */
 
@@ -544,170 +532,27 @@ START_TEST(test_diag_names)
 }
 END_TEST
 
-/* ---- two real agents on a fake network (after test_ice_agent.c) ---- */
+/* ---- two real agents on a fake network (ice_net.h) ---- */
 
-struct net_ep {
-	struct ice_agent *ag;
-	int sock;
-	struct pbx_addr addr;
-};
-
-#define NET_Q_MAX 512
-
-struct net_pkt {
-	uint64_t at;
-	int to_ep;
-	struct pbx_addr from;
-	size_t len;
-	uint8_t b[ICE_AGENT_PACKET_MAX];
-};
-
-struct net {
-	uint64_t now;
-	struct net_ep ep[2];
-	bool mute[2];          /* everything from ep[i] is lost */
-	bool drop_requests[2]; /* Binding requests from ep[i] are lost */
-	size_t n_q;
-	struct net_pkt q[NET_Q_MAX];
-};
-
-static bool is_request(const uint8_t *b, size_t len)
+/* A (192.0.2.1:1000, role ra) and B (192.0.2.2:2000), one host candidate
+ * each, each told the other's description with the passwords given. */
+static struct duo duo(enum ice_role ra, const char *pwd_b_told_to_a, const char *pwd_a_told_to_b)
 {
-	return len >= 2 && b[0] == 0x00 && b[1] == 0x01;
+	return duo_new(50, 40, ra, ra == ICE_CONTROLLING ? ICE_CONTROLLED : ICE_CONTROLLING,
+		       pwd_b_told_to_a, pwd_a_told_to_b);
 }
 
-static void net_send(struct net *n, int from, const struct ice_tx *tx, const uint8_t *b)
+static struct ice_agent *side(struct duo *d, int i)
 {
-	int to = 1 - from;
-	if (!pbx_addr_equal(&n->ep[to].addr, &tx->to) || n->mute[from] ||
-	    (n->drop_requests[from] && is_request(b, tx->len)))
-		return;
-	ck_assert_uint_lt(n->n_q, NET_Q_MAX);
-	struct net_pkt *p = &n->q[n->n_q++];
-	p->at = n->now + 5;
-	p->to_ep = to;
-	p->from = n->ep[from].addr;
-	p->len = tx->len;
-	memcpy(p->b, b, tx->len);
-}
-
-static void net_run(struct net *n, uint64_t until)
-{
-	uint8_t b[ICE_AGENT_PACKET_MAX];
-	struct ice_tx tx;
-	for (;;) {
-		for (size_t i = 0; i < n->n_q;) {
-			if (n->q[i].at > n->now) {
-				i++;
-				continue;
-			}
-			struct net_pkt *p = &n->q[i];
-			struct net_ep *e = &n->ep[p->to_ep];
-			enum ice_recv_kind kind;
-			ck_assert_int_eq(ice_agent_recv(e->ag, n->now, e->sock, &p->from, p->b,
-							p->len, &kind),
-					 0);
-			memmove(&n->q[i], &n->q[i + 1], (n->n_q - i - 1) * sizeof n->q[0]);
-			n->n_q--;
-		}
-		for (int i = 0; i < 2; i++) {
-			for (;;) {
-				ck_assert_int_eq(ice_agent_poll(n->ep[i].ag, n->now, b, sizeof b, &tx),
-						 0);
-				if (!tx.len)
-					break;
-				net_send(n, i, &tx, b);
-			}
-		}
-		uint64_t next = UINT64_MAX;
-		for (int i = 0; i < 2; i++) {
-			uint64_t d = ice_agent_next_deadline(n->ep[i].ag, n->now);
-			if (d < next)
-				next = d;
-		}
-		for (size_t i = 0; i < n->n_q; i++)
-			if (n->q[i].at < next)
-				next = n->q[i].at;
-		if (next > until)
-			break;
-		n->now = next > n->now ? next : n->now + 1;
-	}
-	n->now = until;
-}
-
-static struct ice_agent *agent(enum ice_role role, uint64_t tb, const char *ufrag,
-			       const char *pwd)
-{
-	struct ice_agent_config c;
-	struct ice_agent *a;
-	ice_agent_config_default(&c);
-	c.role = role;
-	c.tie_breaker = tb;
-	c.random_seed = tb * 7 + 1;
-	snprintf(c.ufrag, sizeof c.ufrag, "%s", ufrag);
-	snprintf(c.pwd, sizeof c.pwd, "%s", pwd);
-	ck_assert_int_eq(ice_agent_new(&c, &a), 0);
-	return a;
-}
-
-static struct ice_cand host(const char *addr, const char *fnd)
-{
-	struct ice_cand c;
-	memset(&c, 0, sizeof c);
-	c.component = 1;
-	c.transport = ICE_UDP;
-	c.type = ICE_HOST;
-	c.addr = addr_of(addr);
-	c.port = pbx_addr_port(&c.addr);
-	snprintf(c.foundation, sizeof c.foundation, "%s", fnd);
-	ck_assert_int_eq(ice_cand_priority(NULL, ICE_HOST, 65535, 1, &c.priority), 0);
-	return c;
-}
-
-/* A (192.0.2.1:1000) and B (192.0.2.2:2000), one host candidate each,
- * each told the other's description with the passwords given. */
-static struct net *duo(enum ice_role ra, const char *pwd_b_told_to_a,
-		       const char *pwd_a_told_to_b)
-{
-	struct net *n = calloc(1, sizeof *n);
-	ck_assert_ptr_nonnull(n);
-	n->ep[0].ag = agent(ra, 50, UFRAG_A, PWD_A);
-	n->ep[1].ag = agent(ra == ICE_CONTROLLING ? ICE_CONTROLLED : ICE_CONTROLLING, 40, UFRAG_B,
-			    PWD_B);
-	n->ep[0].sock = 1;
-	n->ep[1].sock = 2;
-	n->ep[0].addr = addr_of("192.0.2.1:1000");
-	n->ep[1].addr = addr_of("192.0.2.2:2000");
-	const char *pwd[2] = { pwd_b_told_to_a, pwd_a_told_to_b };
-	const char *ufrag[2] = { UFRAG_B, UFRAG_A };
-	const char *addr[2] = { "192.0.2.1:1000", "192.0.2.2:2000" };
-	for (int i = 0; i < 2; i++) {
-		struct ice_agent *a = n->ep[i].ag;
-		struct ice_cand l = host(addr[i], i ? "hb" : "ha"), r = host(addr[1 - i], "r");
-		ck_assert_int_eq(ice_agent_add_local(a, 0, &l, n->ep[i].sock, &l.addr), 0);
-		ice_agent_end_of_local(a, 0);
-		ck_assert_int_eq(ice_agent_set_remote(a, 0, pbx_span_cstr(ufrag[i]),
-						      pbx_span_cstr(pwd[i]), false),
-				 0);
-		ck_assert_int_eq(ice_agent_add_remote(a, 0, &r), 0);
-		ice_agent_end_of_remote(a, 0);
-	}
-	return n;
-}
-
-static void duo_free(struct net *n)
-{
-	ice_agent_free(n->ep[0].ag);
-	ice_agent_free(n->ep[1].ag);
-	free(n);
+	return i ? d->b : d->a;
 }
 
 /* The diagnosis of side i, the caller's time limit expired. */
-static void diagnose(struct net *n, int i, struct ice_diag *d)
+static void diagnose(struct duo *n, int i, struct ice_diag *d)
 {
 	struct ice_diag_input *in = calloc(1, sizeof *in);
 	ck_assert_ptr_nonnull(in);
-	ck_assert_int_eq(ice_diag_input_from_agent(n->ep[i].ag, in), 0);
+	ck_assert_int_eq(ice_diag_input_from_agent(side(n, i), in), 0);
 	ck_assert_uint_eq(in->local_v4, 1);
 	ck_assert_uint_eq(in->remote_v4, 1);
 	ck_assert(in->end_of_remote);
@@ -716,7 +561,7 @@ static void diagnose(struct net *n, int i, struct ice_diag *d)
 	free(in);
 }
 
-static void expect(struct net *n, int i, enum ice_diag_result res, enum ice_diag_code code,
+static void expect(struct duo *n, int i, enum ice_diag_result res, enum ice_diag_code code,
 		   const char *word)
 {
 	struct ice_diag d;
@@ -737,11 +582,11 @@ static void expect(struct net *n, int i, enum ice_diag_result res, enum ice_diag
 
 START_TEST(test_diag_run_success)
 {
-	struct net *n = duo(ICE_CONTROLLING, PWD_B, PWD_A);
-	net_run(n, 5000);
-	expect(n, 0, ICE_DIAG_R_SUCCESS, ICE_DIAG_OK, "host 192.0.2.1:1000 -> host 192.0.2.2:2000");
-	expect(n, 1, ICE_DIAG_R_SUCCESS, ICE_DIAG_OK, "host 192.0.2.2:2000 -> host 192.0.2.1:1000");
-	duo_free(n);
+	struct duo d = duo(ICE_CONTROLLING, PWD_B, PWD_A);
+	net_run(d.n, 5000);
+	expect(&d, 0, ICE_DIAG_R_SUCCESS, ICE_DIAG_OK, "host 192.0.2.1:1000 -> host 192.0.2.2:2000");
+	expect(&d, 1, ICE_DIAG_R_SUCCESS, ICE_DIAG_OK, "host 192.0.2.2:2000 -> host 192.0.2.1:1000");
+	duo_free(&d);
 }
 END_TEST
 
@@ -749,11 +594,11 @@ END_TEST
  * with 401; A's own checks are answered, but no nomination can reach it. */
 START_TEST(test_diag_run_wrong_password)
 {
-	struct net *n = duo(ICE_CONTROLLED, PWD_B, PWD_WRONG);
-	net_run(n, 60000);
-	expect(n, 1, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_OUT, "401");
-	expect(n, 0, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_IN, "MESSAGE-INTEGRITY");
-	duo_free(n);
+	struct duo d = duo(ICE_CONTROLLED, PWD_B, PWD_WRONG);
+	net_run(d.n, 60000);
+	expect(&d, 1, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_OUT, "401");
+	expect(&d, 0, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_IN, "MESSAGE-INTEGRITY");
+	duo_free(&d);
 }
 END_TEST
 
@@ -763,13 +608,13 @@ END_TEST
  * although it selected, ice-auth-out for B. */
 START_TEST(test_diag_run_wrong_password_selected)
 {
-	struct net *n = duo(ICE_CONTROLLING, PWD_B, PWD_WRONG);
-	net_run(n, 60000);
+	struct duo d = duo(ICE_CONTROLLING, PWD_B, PWD_WRONG);
+	net_run(d.n, 60000);
 	const struct ice_pair *sel;
-	ck_assert_int_eq(ice_agent_selected(n->ep[0].ag, &sel), 0);
-	expect(n, 0, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_IN, "one way");
-	expect(n, 1, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_OUT, "401");
-	duo_free(n);
+	ck_assert_int_eq(ice_agent_selected(d.a, &sel), 0);
+	expect(&d, 0, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_IN, "one way");
+	expect(&d, 1, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_OUT, "401");
+	duo_free(&d);
 }
 END_TEST
 
@@ -777,35 +622,37 @@ END_TEST
  * checks are answered but B's never arrive; B hears A but gets no answer. */
 START_TEST(test_diag_run_one_way)
 {
-	struct net *n = duo(ICE_CONTROLLED, PWD_B, PWD_A);
-	n->drop_requests[1] = true;
-	net_run(n, 120000);
-	expect(n, 0, ICE_DIAG_R_FAILED, ICE_DIAG_ONE_WAY_OUT, "no check arrived");
-	expect(n, 1, ICE_DIAG_R_FAILED, ICE_DIAG_ONE_WAY_IN,
+	struct duo d = duo(ICE_CONTROLLED, PWD_B, PWD_A);
+	d.n->drop_requests[0] = d.b;
+	net_run(d.n, 120000);
+	expect(&d, 0, ICE_DIAG_R_FAILED, ICE_DIAG_ONE_WAY_OUT, "no check arrived");
+	expect(&d, 1, ICE_DIAG_R_FAILED, ICE_DIAG_ONE_WAY_IN,
 	       "sent to 192.0.2.1:1000 from host 192.0.2.2:2000");
-	duo_free(n);
+	duo_free(&d);
 }
 END_TEST
 
 START_TEST(test_diag_run_all_dropped)
 {
-	struct net *n = duo(ICE_CONTROLLING, PWD_B, PWD_A);
-	n->mute[0] = n->mute[1] = true;
-	net_run(n, 120000);
-	expect(n, 0, ICE_DIAG_R_FAILED, ICE_DIAG_NO_RESPONSE, "none answered");
-	expect(n, 1, ICE_DIAG_R_FAILED, ICE_DIAG_NO_RESPONSE, "no check arrived");
-	duo_free(n);
+	struct duo d = duo(ICE_CONTROLLING, PWD_B, PWD_A);
+	d.n->mute[0] = d.a;
+	d.n->mute[1] = d.b;
+	net_run(d.n, 120000);
+	expect(&d, 0, ICE_DIAG_R_FAILED, ICE_DIAG_NO_RESPONSE, "none answered");
+	expect(&d, 1, ICE_DIAG_R_FAILED, ICE_DIAG_NO_RESPONSE, "no check arrived");
+	duo_free(&d);
 }
 END_TEST
 
 /* Stopped early, the checks still running: aborted by the time limit. */
 START_TEST(test_diag_run_aborted)
 {
-	struct net *n = duo(ICE_CONTROLLING, PWD_B, PWD_A);
-	n->mute[0] = n->mute[1] = true;
-	net_run(n, 1000);
-	expect(n, 0, ICE_DIAG_R_ABORTED, ICE_DIAG_TIMEOUT, "time limit");
-	duo_free(n);
+	struct duo d = duo(ICE_CONTROLLING, PWD_B, PWD_A);
+	d.n->mute[0] = d.a;
+	d.n->mute[1] = d.b;
+	net_run(d.n, 1000);
+	expect(&d, 0, ICE_DIAG_R_ABORTED, ICE_DIAG_TIMEOUT, "time limit");
+	duo_free(&d);
 }
 END_TEST
 
