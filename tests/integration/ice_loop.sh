@@ -25,17 +25,8 @@
 need turnserver nft ip python3 ss
 [ "$(id -u)" = 0 ] || { echo "SKIP: network namespaces need root" >&2; exit 77; }
 
-NS=pbxil$$
 ADDR=198.18.77.1
-cleanup_ns() { ip netns del "$NS" 2>/dev/null || true; }
-trap 'cleanup; cleanup_ns' EXIT
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-ip -n "$NS" link add v0 type veth peer name v1
-ip -n "$NS" addr add "$ADDR/24" dev v0
-ip -n "$NS" link set v0 up
-ip -n "$NS" link set v1 up
-N() { ip netns exec "$NS" "$@"; }
+ns_single pbxil "$ADDR"
 
 # Two coturns on the namespace's loopback: one relays to loopback peers,
 # one (its default) refuses them.
@@ -55,7 +46,7 @@ ok "$RPCTL" set turnd.min-port "$LO"
 ok "$RPCTL" set turnd.max-port "$((LO + 99))"
 ok "$RPCTL" whitelist add 127.0.0.1 --reason "test agents"
 ok "$RPCTL" whitelist add "$ADDR" --reason "test agents"
-start turnd N "$TURND" --foreground --workers 1 --db "$PBXEDGE_DB"
+start turnd ip netns exec "$NS" "$TURND" --foreground --workers 1 --db "$PBXEDGE_DB"
 wait_log "$T/turnd.log" "serving listen=$ADDR:$TP "
 
 export PBXEDGE_TURN_PASSWORD=secret
@@ -96,7 +87,8 @@ wait_count "$T/coturn.log" "username=<agent>, lifetime=0" $((before + 2)) 5
 
 # sigint: SIGINT while consent runs: ABORTED interrupted, both released.
 before=$(released)
-# (ip netns exec execs rpctl: the signal goes to rpctl itself)
+# (ip netns exec execs rpctl: the signal goes to rpctl itself; not N, a
+# function, whose background job would be a subshell)
 ip netns exec "$NS" "$RPCTL" ice-test loop --user agent --policy relay --timeout 20 --verbose \
 	--turn "turn:127.0.0.1:$CP" --consent 20 >"$T/sigint.out" 2>"$T/sigint.err" &
 SIGINT=$!

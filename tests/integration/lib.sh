@@ -150,6 +150,22 @@ relay_base() {
 	fail "no free relay port block"
 }
 
+# ns_single PREFIX ADDR: a network namespace $NS (PREFIX and this shell's
+# pid; deleted when the case exits) with lo up and ADDR/24 on a veth pair
+# inside it: a non-loopback address that nothing outside reaches.  N CMD...
+# runs a command in it.
+ns_single() {
+	NS=$1$$
+	trap 'cleanup; ip netns del "$NS" 2>/dev/null || true' EXIT
+	ip netns add "$NS"
+	ip -n "$NS" link set lo up
+	ip -n "$NS" link add v0 type veth peer name v1
+	ip -n "$NS" addr add "$2/24" dev v0
+	ip -n "$NS" link set v0 up
+	ip -n "$NS" link set v1 up
+}
+N() { ip netns exec "$NS" "$@"; }
+
 # listening PORT: true if something listens on TCP PORT.
 listening() {
 	ss -Hltn "sport = :$1" | grep -q LISTEN

@@ -14,16 +14,8 @@ need python3 ip
 R() { "$RPCTL" "$@"; }
 field() { sed -n "s/^$1=//p"; }
 
-NS=pbxtr$$
 ADDR=198.18.77.1
-cleanup_ns() { ip netns del "$NS" 2>/dev/null || true; }
-trap 'cleanup; cleanup_ns' EXIT
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-ip -n "$NS" link add v0 type veth peer name v1
-ip -n "$NS" addr add "$ADDR/24" dev v0
-ip -n "$NS" link set v0 up
-ip -n "$NS" link set v1 up
+ns_single pbxtr "$ADDR"
 
 P=3478
 ok R init >/dev/null
@@ -38,7 +30,7 @@ start turnd ip netns exec "$NS" "$TURND" --foreground --workers 1 --db "$PBXEDGE
 wait_log "$T/turnd.log" "serving listen=$ADDR:$P "
 
 set +e
-out=$(ip netns exec "$NS" python3 "$PBX_SRC/tests/integration/peers/turn_relaypair.py" \
+out=$(N python3 "$PBX_SRC/tests/integration/peers/turn_relaypair.py" \
 	"$ADDR" "$P" --user alice --password 'al1ce-secret')
 rc=$?
 set -e
