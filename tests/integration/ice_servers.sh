@@ -192,7 +192,7 @@ refuse 1 "TURN servers need --user" unset_db "$RPCTL" ice-test servers --turn tu
 # turn-timeout within --gather-timeout.
 NS=pbxice$$
 ip netns add "$NS"
-trap 'cleanup; netns_cleanup; ip netns del "$NS" 2>/dev/null || true' EXIT
+at_exit 'ip netns del "$NS"' 
 ip -n "$NS" link set lo up
 ip netns exec "$NS" nft add table inet t
 ip netns exec "$NS" nft add chain inet t in '{ type filter hook input priority 0; }'
@@ -232,7 +232,6 @@ grep -Eq "^stun:no-such-host\.invalid:3478 +- +ipv4 +dns " "$T/dns.out" || fail 
 # port-restricted NAT; the server-reflexive candidate is the router's WAN
 # address, and the relay the public side's.
 netns_setup
-trap 'cleanup; netns_cleanup; ip netns del "$NS" 2>/dev/null || true' EXIT
 netns_nat port-restricted
 cat >"$T/coturn-nat.conf" <<CONF
 listening-ip=$PUB_IP1

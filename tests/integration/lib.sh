@@ -1,7 +1,10 @@
 # lib.sh - helpers shared by the integration cases (sourced).
 #
 # Every case runs in its own temporary directory, removed on exit with
-# every process the case started.  PBX_BUILD points at the build tree.
+# every process the case started; a process still running then whose
+# command line names that directory (a daemon's --db, a peer's files) was
+# left behind by the case: it is killed and the case fails.  PBX_BUILD
+# points at the build tree.
 set -euo pipefail
 
 : "${PBX_BUILD:?PBX_BUILD must point at the meson build directory}"
@@ -15,14 +18,34 @@ NATD="$PBX_BUILD/natd/natd"
 T=$(mktemp -d /tmp/pbx-it.XXXXXX)
 export PBXEDGE_DB="$T/pbxedge.db"
 PIDS=()
+AT_EXIT=()
+
+# at_exit CMD: one more clean-up step (eval'ed), run after the case's
+# processes are killed and before the check for processes left behind;
+# the last added runs first.
+at_exit() {
+	AT_EXIT=("$1" "${AT_EXIT[@]}")
+}
 
 cleanup() {
-	local p
+	local rc=$? p h left
+	set +e
 	for p in "${PIDS[@]:-}"; do
-		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true
+		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null
 	done
-	wait 2>/dev/null || true
+	wait 2>/dev/null
+	for h in "${AT_EXIT[@]}"; do
+		eval "$h" 2>/dev/null
+	done
+	left=$(pgrep -af -- "$T/")
+	if [ -n "$left" ]; then
+		echo "FAIL: processes left behind by the case (killed now):" >&2
+		echo "$left" >&2
+		pkill -KILL -f -- "$T/"
+		[ "$rc" != 0 ] || rc=1
+	fi
 	rm -rf "$T"
+	exit "$rc"
 }
 trap cleanup EXIT
 
@@ -156,7 +179,7 @@ relay_base() {
 # runs a command in it.
 ns_single() {
 	NS=$1$$
-	trap 'cleanup; ip netns del "$NS" 2>/dev/null || true' EXIT
+	at_exit 'ip netns del "$NS"'
 	ip netns add "$NS"
 	ip -n "$NS" link set lo up
 	ip -n "$NS" link add v0 type veth peer name v1

@@ -68,7 +68,7 @@ expect_verdict "$T/ab.json" 0 "$LAN_IP" endpoint-independent endpoint-independen
 # A DNS name with several addresses (the LAN's hosts file): asked on all
 # of them in parallel, the live one answers.
 mkdir -p "/etc/netns/$NS_LAN"
-trap 'cleanup; netns_cleanup; rm -rf "/etc/netns/$NS_LAN"; rmdir /etc/netns 2>/dev/null || true' EXIT
+at_exit 'rm -rf "/etc/netns/$NS_LAN"; rmdir /etc/netns' 
 printf '%s stun.pbxedge.test\n%s stun.pbxedge.test\n' "${DEAD%:*}" "$PUB_IP1" \
 	>"/etc/netns/$NS_LAN/hosts"
 ok R set natd.servers "stun.pbxedge.test:$STUND_PORT"

@@ -28,7 +28,7 @@ in_nat() { ip netns exec "$NS_NAT" "$@"; }
 in_lan() { ip netns exec "$NS_LAN" "$@"; }
 
 netns_setup() {
-	trap 'cleanup; netns_cleanup' EXIT
+	at_exit netns_cleanup
 	local n
 	for n in "$NS_PUB" "$NS_NAT" "$NS_LAN"; do
 		ip netns add "$n"

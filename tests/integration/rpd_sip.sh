@@ -37,7 +37,7 @@ stop_kamailio() {
 		[ -n "$pid" ] && kill -KILL -- "-$pid" 2>/dev/null || true
 	done
 }
-trap 'stop_kamailio; cleanup' EXIT
+at_exit stop_kamailio
 
 kamailio_modules=$(dirname "$(find /usr/lib -path '*kamailio/modules/registrar.so' -print -quit 2>/dev/null \
 	|| true)")

@@ -13,7 +13,7 @@
 
 ICE_DIR="$PBX_SRC/tests/integration/ice"
 . "$ICE_DIR/topo.sh"
-trap 'cleanup; topo_cleanup' EXIT
+at_exit topo_cleanup
 
 # ice_need_nice: build nice_peer (once per build tree) into $NICE and set
 # NICE to its path; skip when libnice's headers or library are missing.
