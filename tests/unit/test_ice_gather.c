@@ -273,7 +273,7 @@ static struct ice_diag diagnose(struct fx *f, uint8_t policy)
 START_TEST(test_stun_srflx)
 {
 	struct fx_opts o = { .hosts = { "10.0.0.1:5000" },
-			     .servers = { { "stun:192.0.2.10", "192.0.2.10:3478" } } };
+			     .servers = { { .uri = "stun:192.0.2.10", .addr = "192.0.2.10:3478" } } };
 	struct fx *f = fx_new(&o);
 	ck_assert(!ice_gather_done(f->g));
 	ck_assert_int_eq(ice_gather_start(f->g, 1000), 0);
@@ -336,7 +336,7 @@ END_TEST
 START_TEST(test_stun_schedule)
 {
 	struct fx_opts o = { .hosts = { "10.0.0.1:5000" },
-			     .servers = { { "stun:192.0.2.10", "192.0.2.10:3478" } },
+			     .servers = { { .uri = "stun:192.0.2.10", .addr = "192.0.2.10:3478" } },
 			     .timeout_ms = 60000 };
 	struct fx *f = fx_new(&o);
 	ice_gather_start(f->g, 0);
@@ -399,8 +399,8 @@ END_TEST
 START_TEST(test_dedup)
 {
 	struct fx_opts o = { .hosts = { "10.0.0.1:5000", "203.0.113.5:5002" },
-			     .servers = { { "stun:192.0.2.10", "192.0.2.10:3478" },
-					  { "stun:192.0.2.11", "192.0.2.11:3478" } } };
+			     .servers = { { .uri = "stun:192.0.2.10", .addr = "192.0.2.10:3478" },
+					  { .uri = "stun:192.0.2.11", .addr = "192.0.2.11:3478" } } };
 	struct fx *f = fx_new(&o);
 	ice_gather_start(f->g, 0);
 	for (int k = 0; k < 4; k++) {
@@ -429,7 +429,7 @@ END_TEST
 START_TEST(test_turn_relay)
 {
 	struct fx_opts o = { .hosts = { "10.0.0.1:5000" },
-			     .servers = { { "turn:192.0.2.20", "192.0.2.20:3478" } },
+			     .servers = { { .uri = "turn:192.0.2.20", .addr = "192.0.2.20:3478" } },
 			     .family = ICE_GATHER_V4 };
 	struct fx *f = fx_new(&o);
 	ck_assert_uint_eq(ice_gather_n_records(f->g), 1);
@@ -520,7 +520,7 @@ END_TEST
 START_TEST(test_both_families)
 {
 	struct fx_opts o = { .hosts = { "10.0.0.1:5000", "10.0.0.2:5001", "2001:db8::1:5002" },
-			     .servers = { { "turn:192.0.2.20", "192.0.2.20:3478" } } };
+			     .servers = { { .uri = "turn:192.0.2.20", .addr = "192.0.2.20:3478" } } };
 	struct fx *f = fx_new(&o);
 	ck_assert_uint_eq(ice_gather_n_records(f->g), 2);
 	ck_assert_int_eq(rec(f, 0)->family, AF_INET);
@@ -582,8 +582,8 @@ END_TEST
 START_TEST(test_turn_tcp)
 {
 	struct fx_opts o = { .hosts = { "10.0.0.1:5000" },
-			     .servers = { { "turn:192.0.2.20?transport=tcp", "192.0.2.20:3478" },
-					  { "turns:192.0.2.21", "192.0.2.21:5349" } },
+			     .servers = { { .uri = "turn:192.0.2.20?transport=tcp", .addr = "192.0.2.20:3478" },
+					  { .uri = "turns:192.0.2.21", .addr = "192.0.2.21:5349" } },
 			     .family = ICE_GATHER_V4 };
 	struct fx *f = fx_new(&o);
 	ice_gather_start(f->g, 0);
@@ -638,7 +638,7 @@ END_TEST
 START_TEST(test_release_bounded)
 {
 	struct fx_opts o = { .hosts = { "10.0.0.1:5000" },
-			     .servers = { { "turn:192.0.2.20", "192.0.2.20:3478" } },
+			     .servers = { { .uri = "turn:192.0.2.20", .addr = "192.0.2.20:3478" } },
 			     .family = ICE_GATHER_V4 };
 	struct fx *f = fx_new(&o);
 	ice_gather_start(f->g, 0);
