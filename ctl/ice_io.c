@@ -73,7 +73,7 @@ void ice_io_init(struct ice_io *io, struct ice_gather *g, const int *fds, size_t
 static void vlog(struct ice_io *io, const char *what, unsigned k, const char *detail)
 {
 	if (io->verbose)
-		fprintf(io->verbose, "%6lld ms  stream %u %s%s%s\n", (long long)now_ms(io), k,
+		fprintf(io->verbose, "%6lld ms  %sstream %u %s%s%s\n", (long long)now_ms(io), io->tag, k,
 			what, detail ? ": " : "", detail ? detail : "");
 }
 
@@ -302,8 +302,8 @@ static void host_errors(struct ice_io *io, size_t i)
 			if (io->verbose) {
 				char t[64];
 				pbx_addr_format(&a, t, sizeof t);
-				fprintf(io->verbose, "%6lld ms  ICMP type %u code %u for %s\n",
-					(long long)now_ms(io), ee.ee_type, ee.ee_code, t);
+				fprintf(io->verbose, "%6lld ms  %sICMP type %u code %u for %s\n",
+					(long long)now_ms(io), io->tag, ee.ee_type, ee.ee_code, t);
 			}
 			ice_gather_icmp(io->g, (int)i, &a, ee.ee_type, ee.ee_code, now_ms(io));
 			if (io->on_icmp)
@@ -610,7 +610,7 @@ void ice_io_release(struct ice_io *io)
 	int64_t now = now_ms(io);
 	if (!io->releasing) {
 		if (io->verbose)
-			fprintf(io->verbose, "%6lld ms  releasing\n", (long long)now);
+			fprintf(io->verbose, "%6lld ms  %sreleasing\n", (long long)now, io->tag);
 		ice_gather_release(io->g, now);
 		io->releasing = true;
 		io->release_end = now + ICE_GATHER_RELEASE_MS + 500;
@@ -649,7 +649,7 @@ int ice_io_run(struct ice_io *io, volatile sig_atomic_t *stop, int64_t limit_ms,
 		if (ice_gather_done(io->g) || over) {
 			*aborted = over && !ice_gather_done(io->g);
 			if (*aborted && io->verbose)
-				fprintf(io->verbose, "%6lld ms  aborted\n", (long long)now);
+				fprintf(io->verbose, "%6lld ms  %saborted\n", (long long)now, io->tag);
 			break;
 		}
 		rc = ice_io_step(io, limit_ms >= 0 ? limit_ms : now + POLL_SLICE_MS);

@@ -35,6 +35,7 @@ struct ice_io {
 	const struct ice_gather_server *servers; /* for the URI host */
 	int64_t t0;                 /* CLOCK_MONOTONIC ms at start */
 	FILE *verbose;              /* transient events, or NULL */
+	char tag[4];                /* before each verbose line ("A "), or "" */
 	/* Packets that are not the gatherer's: on host socket i (sock = i),
 	 * or relayed by TURN client r (sock = ICE_IO_RELAY_SOCK(r), from =
 	 * the peer); NULL drops them. */

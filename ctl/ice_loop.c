@@ -620,6 +620,7 @@ static int setup_side(struct loop *l, struct side *s, const struct ice_run *cred
 	if (rc == 0 && ice_tls_creds(c, r, &s->tls) == 0) {
 		ice_io_init(&s->io, s->g, r->host_fds, r->n_hosts, s->tls, r->a.sni, r->servers);
 		s->io.verbose = r->a.verbose ? stderr : NULL;
+		snprintf(s->io.tag, sizeof s->io.tag, "%c ", s->name);
 		s->io_ready = true;
 		return 0;
 	}
