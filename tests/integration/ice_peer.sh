@@ -266,4 +266,6 @@ n=$(grep -Ec "user <alice>: incoming packet ALLOCATE processed, success" "$C")
 [ "$n" = 15 ] || fail "rpctl made $n allocations, expected 15"
 n=$(grep -Ec "username=<alice>, lifetime=0" "$C")
 [ "$n" = 15 ] || fail "rpctl released $n times for 15 allocations"
+# The TURN password ("secret") is never printed, whatever the end.
+! grep -l secret "$T"/*.rp || fail "a password was printed by rpctl"
 echo "ice_peer: ok"
