@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# ice_hairpin - rpctl ice-test servers on an appliance behind a NAT router
-# (network namespaces and nftables): when the target is the appliance's own
-# external address, the output says the path depends on the router's
-# hairpinning, whether the router hairpins (SUCCESS) or not (FAILED); a
-# target on the appliance's own interfaces, or an external address the
-# appliance holds itself, gives no such note.
+# ice_hairpin - rpctl ice-test on an appliance behind a NAT router (network
+# namespaces and nftables): when a server is the appliance's own external
+# address, the output of servers and loop says the path depends on the
+# router's hairpinning, whether the router hairpins (SUCCESS) or not
+# (FAILED); so does peer for a peer candidate at that address; a target on
+# the appliance's own interfaces, or an external address the appliance
+# holds itself, gives no such note.
 # Peers: iproute2, nftables, conntrack.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
@@ -53,6 +54,17 @@ in_lan timeout 30 "$RPCTL" ice-test loop --family 4 --timeout 10 >"$T/loop.out" 
 	|| fail "loop: $(cat "$T/loop.out")"
 grep -q "^ICE: Conclusion SUCCESS" "$T/loop.out" || fail "loop: $(cat "$T/loop.out")"
 grep -qF "$NOTE" "$T/loop.out" || fail "loop: no note: $(cat "$T/loop.out")"
+
+# A peer whose candidate is the appliance's own external address (a phone
+# behind the same router): the peer mode says it too, whatever the end
+# (here the 3 s --timeout, the candidate's port being closed).
+in_lan timeout 20 "$RPCTL" ice-test peer --controlled --policy host --local "$LAN_IP" \
+	--timeout 3 --out /dev/null --in <(printf '%s\n' a=ice-ufrag:hpin \
+	a=ice-pwd:hpinhpinhpinhpinhpinhpin \
+	"a=candidate:1 1 UDP 1694498815 $WAN_IP 9 typ srflx raddr 10.0.0.1 rport 9" \
+	a=end-of-candidates; sleep 5) >"$T/peer.out" 2>&1 || true
+grep -q "^ICE: Conclusion " "$T/peer.out" || fail "peer: no conclusion: $(cat "$T/peer.out")"
+grep -qF "$NOTE" "$T/peer.out" || fail "peer: no note: $(cat "$T/peer.out")"
 
 # The router does not hairpin: the same check fails, and the note tells
 # the administrator why this may not matter to phones outside.
