@@ -46,14 +46,20 @@ ice_need_nice() {
 	) 9>"$dir/.nice_peer.lock" || fail "nice_peer does not build"
 }
 
-# ice_need_werift: node and werift-ice 0.2.3 (run-tests installs it with
-# npm ci from ice/package-lock.json); sets WERIFT.
-ice_need_werift() {
+# ice_need_npm PACKAGE VERSION: node, and PACKAGE at VERSION in
+# ice/node_modules (run-tests installs them with npm ci from
+# ice/package-lock.json); skip otherwise.
+ice_need_npm() {
 	need node
 	local v
 	v=$(node -p 'require(process.argv[1]).version' \
-		"$ICE_DIR/node_modules/werift-ice/package.json" 2>/dev/null) || v=
-	[ "$v" = 0.2.3 ] || { echo "SKIP: werift-ice 0.2.3 not installed (npm ci in ice/)" >&2; exit 77; }
+		"$ICE_DIR/node_modules/$1/package.json" 2>/dev/null) || v=
+	[ "$v" = "$2" ] || { echo "SKIP: $1 $2 not installed (npm ci in ice/)" >&2; exit 77; }
+}
+
+# ice_need_werift: werift-ice 0.2.3; sets WERIFT.
+ice_need_werift() {
+	ice_need_npm werift-ice 0.2.3
 	WERIFT="node $ICE_DIR/werift_peer.js"
 }
 
@@ -79,15 +85,10 @@ ice_need_pion() {
 	) 9>"$dir/.pion_peer.lock" || fail "pion_peer does not build"
 }
 
-# ice_need_wrtc: node and libwebrtc for node, @roamhq/wrtc 0.10.0 with its
-# prebuilt binary (run-tests installs it with npm ci from
-# ice/package-lock.json); sets WRTC_OFFER and WRTC_GATHER.
+# ice_need_wrtc: libwebrtc for node, @roamhq/wrtc 0.10.0 with its
+# prebuilt binary; sets WRTC_OFFER and WRTC_GATHER.
 ice_need_wrtc() {
-	need node
-	local v
-	v=$(node -p 'require(process.argv[1]).version' \
-		"$ICE_DIR/node_modules/@roamhq/wrtc/package.json" 2>/dev/null) || v=
-	[ "$v" = 0.10.0 ] || { echo "SKIP: @roamhq/wrtc 0.10.0 not installed (npm ci in ice/)" >&2; exit 77; }
+	ice_need_npm @roamhq/wrtc 0.10.0
 	(cd "$ICE_DIR" && node -e 'require("@roamhq/wrtc").RTCPeerConnection' 2>/dev/null) ||
 		{ echo "SKIP: @roamhq/wrtc does not load (no prebuilt binary for this platform)" >&2; exit 77; }
 	WRTC_OFFER="node $ICE_DIR/wrtc_offer.js"
