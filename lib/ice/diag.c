@@ -272,7 +272,8 @@ static void reason_line(const struct ice_server_record *r, enum ice_diag_code c,
 		if (r->result == ICE_SR_CLOSED)
 			say(out, "%s (%s) closed the connection before answering", u, addr);
 		else if (r->result == ICE_SR_UNSUPPORTED)
-			say(out, "%s: STUN over TLS is not tested", u);
+			say(out, "%s: Binding over TLS is not checked: ICE agents gather "
+				 "server-reflexive candidates over UDP", u);
 		else if (r->code)
 			say(out, "%s answered %s", u, code);
 		else
@@ -377,7 +378,11 @@ int ice_diag_servers(const struct ice_server_record *r, size_t n, enum ice_gathe
 	if (best != ICE_DIAG_COUNT) {
 		out->code = (uint8_t)best;
 		reason_line(&r[out->record], best, out->reason);
-		say(out->hint, "%s", diag_hints[best]);
+		if (r[out->record].result == ICE_SR_UNSUPPORTED)
+			say(out->hint, "check the server as stun: (UDP); a TURN server's TLS port "
+				       "as turns:");
+		else
+			say(out->hint, "%s", diag_hints[best]);
 		return 0;
 	}
 	/* A server that sees this host's own address: there is no NAT in

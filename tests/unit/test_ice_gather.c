@@ -697,6 +697,8 @@ static const struct reason_case reason_cases[] = {
 	  0, 0, false, 0, "no IPv6 address" },
 	{ "turn-rest-expired", "turn:192.0.2.20", "192.0.2.20:3478", "10.0.0.1:5000", S_NONE, 0, 0,
 	  true, 0, "nothing was sent" },
+	{ "stun-error", "stuns:192.0.2.10", "192.0.2.10:5349", "10.0.0.1:5000", S_NONE, 0, 0, false,
+	  0, "Binding over TLS is not checked" },
 	{ "stun-unreachable", "stun:127.0.0.1:3479", "127.0.0.1:3479", "127.0.0.1:5000", S_ICMP, 0,
 	  3, false, 0, "port unreachable" },
 	{ "turn-unreachable", "turn:127.0.0.1:3479", "127.0.0.1:3479", "127.0.0.1:5000", S_ICMP, 0,
@@ -833,6 +835,9 @@ START_TEST(test_reason_table)
 	ck_assert_str_eq(ice_diag_name(d.code), c->name);
 	ck_assert_msg(strstr(d.reason, c->in_reason), "%s: reason \"%s\"", c->name, d.reason);
 	ck_assert(d.hint[0]);
+	/* stuns: says what to check instead, not to read the server's log. */
+	if (strncmp(c->uri, "stuns:", 6) == 0)
+		ck_assert_msg(strstr(d.hint, "as stun: (UDP)"), "%s: hint \"%s\"", c->name, d.hint);
 	if (d.code != ICE_DIAG_NO_CANDIDATE) /* every other line names the server */
 		ck_assert_ptr_nonnull(strstr(d.reason, rec(f, 0)->uri));
 	fx_free(f);
