@@ -8,6 +8,8 @@
 
 #include <pbxedge/ice.h>
 
+#include "internal.h"
+
 static const char *const diag_names[ICE_DIAG_COUNT] = {
 	[ICE_DIAG_OK] = "ok",
 	[ICE_DIAG_TURN_REST_EXPIRED] = "turn-rest-expired",
@@ -197,8 +199,7 @@ enum ice_diag_code ice_diag_record(const struct ice_server_record *r)
 	}
 }
 
-static void say(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(char *buf, const char *fmt, ...)
+void ice_say(char *buf, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -230,70 +231,70 @@ static void reason_line(const struct ice_server_record *r, enum ice_diag_code c,
 	const char *u = r->uri;
 	switch (c) {
 	case ICE_DIAG_TURN_REST_EXPIRED:
-		say(out, "%s: the TURN REST user name has expired; nothing was sent", u);
+		ice_say(out, "%s: the TURN REST user name has expired; nothing was sent", u);
 		break;
 	case ICE_DIAG_DNS:
-		say(out, "%s: the server name did not resolve", u);
+		ice_say(out, "%s: the server name did not resolve", u);
 		break;
 	case ICE_DIAG_FAMILY_MISMATCH:
-		say(out, "%s resolved to %s, an %s address, and this host has no %s address to "
-			 "reach it from",
-		    u, addr, fam_name(pbx_addr_family(&r->addr)), fam_name(pbx_addr_family(&r->addr)));
+		ice_say(out, "%s resolved to %s, an %s address, and this host has no %s address to "
+			     "reach it from",
+		        u, addr, fam_name(pbx_addr_family(&r->addr)), fam_name(pbx_addr_family(&r->addr)));
 		break;
 	case ICE_DIAG_TCP_REFUSED:
-		say(out, "%s (%s) refused the TCP connection", u, addr);
+		ice_say(out, "%s (%s) refused the TCP connection", u, addr);
 		break;
 	case ICE_DIAG_TCP_TIMEOUT:
-		say(out, "%s (%s): the TCP connection timed out", u, addr);
+		ice_say(out, "%s (%s): the TCP connection timed out", u, addr);
 		break;
 	case ICE_DIAG_TLS_UNTRUSTED:
-		say(out, "%s (%s): the server's TLS certificate is not trusted", u, addr);
+		ice_say(out, "%s (%s): the server's TLS certificate is not trusted", u, addr);
 		break;
 	case ICE_DIAG_TLS_HANDSHAKE:
-		say(out, "%s (%s): the TLS handshake failed", u, addr);
+		ice_say(out, "%s (%s): the TLS handshake failed", u, addr);
 		break;
 	case ICE_DIAG_TURN_AUTH:
-		say(out, "%s answered %s to our credentials: wrong user name or password", u, code);
+		ice_say(out, "%s answered %s to our credentials: wrong user name or password", u, code);
 		break;
 	case ICE_DIAG_TURN_NONCE_LOOP:
-		say(out, "%s answered 438 Stale Nonce again and again to fresh nonces", u);
+		ice_say(out, "%s answered 438 Stale Nonce again and again to fresh nonces", u);
 		break;
 	case ICE_DIAG_TURN_QUOTA:
 	case ICE_DIAG_TURN_CAPACITY:
 	case ICE_DIAG_TURN_TRANSPORT:
 	case ICE_DIAG_TURN_MISMATCH:
-		say(out, "%s answered %s to the %s Allocate", u, code, fam_name(r->family));
+		ice_say(out, "%s answered %s to the %s Allocate", u, code, fam_name(r->family));
 		break;
 	case ICE_DIAG_TURN_FAMILY:
-		say(out, "%s answered %s: it will not relay %s", u, code, fam_name(r->family));
+		ice_say(out, "%s answered %s: it will not relay %s", u, code, fam_name(r->family));
 		break;
 	case ICE_DIAG_TURN_ERROR:
 	case ICE_DIAG_STUN_ERROR:
 		if (r->result == ICE_SR_CLOSED)
-			say(out, "%s (%s) closed the connection before answering", u, addr);
+			ice_say(out, "%s (%s) closed the connection before answering", u, addr);
 		else if (r->result == ICE_SR_UNSUPPORTED)
-			say(out, "%s: Binding over TLS is not checked: ICE agents gather "
-				 "server-reflexive candidates over UDP", u);
+			ice_say(out, "%s: Binding over TLS is not checked: ICE agents gather "
+				     "server-reflexive candidates over UDP", u);
 		else if (r->code)
-			say(out, "%s answered %s", u, code);
+			ice_say(out, "%s answered %s", u, code);
 		else
-			say(out, "%s failed: %s", u, turn_reason_name(r->turn_reason));
+			ice_say(out, "%s failed: %s", u, turn_reason_name(r->turn_reason));
 		break;
 	case ICE_DIAG_TURN_UNREACHABLE:
 	case ICE_DIAG_STUN_UNREACHABLE:
-		say(out, "%s (%s) is unreachable: ICMP type %u code %u%s", u, addr, r->icmp.type,
-		    r->icmp.code,
-		    (r->icmp.type == 3 && r->icmp.code == 3) || (r->icmp.type == 1 && r->icmp.code == 4) ?
-			    " (port unreachable)" :
-			    "");
+		ice_say(out, "%s (%s) is unreachable: ICMP type %u code %u%s", u, addr, r->icmp.type,
+		        r->icmp.code,
+		        (r->icmp.type == 3 && r->icmp.code == 3) || (r->icmp.type == 1 && r->icmp.code == 4) ?
+			        " (port unreachable)" :
+			        "");
 		break;
 	case ICE_DIAG_TURN_TIMEOUT:
 	case ICE_DIAG_STUN_TIMEOUT:
-		say(out, "%s (%s) did not answer %u request%s", u, addr, r->sent,
-		    r->sent == 1 ? "" : "s");
+		ice_say(out, "%s (%s) did not answer %u request%s", u, addr, r->sent,
+		        r->sent == 1 ? "" : "s");
 		break;
 	default:
-		say(out, "%s", u);
+		ice_say(out, "%s", u);
 		break;
 	}
 }
@@ -379,10 +380,10 @@ int ice_diag_servers(const struct ice_server_record *r, size_t n, enum ice_gathe
 		out->code = (uint8_t)best;
 		reason_line(&r[out->record], best, out->reason);
 		if (r[out->record].result == ICE_SR_UNSUPPORTED)
-			say(out->hint, "check the server as stun: (UDP); a TURN server's TLS port "
-				       "as turns:");
+			ice_say(out->hint, "check the server as stun: (UDP); a TURN server's TLS port "
+				           "as turns:");
 		else
-			say(out->hint, "%s", diag_hints[best]);
+			ice_say(out->hint, "%s", diag_hints[best]);
 		return 0;
 	}
 	/* A server that sees this host's own address: there is no NAT in
@@ -394,27 +395,27 @@ int ice_diag_servers(const struct ice_server_record *r, size_t n, enum ice_gathe
 	if (direct < 0 && !has_wanted(policy, c, nc, n > 0)) {
 		static const char *const want[] = { "server-derived", "host", "srflx", "relay" };
 		out->code = ICE_DIAG_NO_CANDIDATE;
-		say(out->reason, "every server answered, but no %s candidate was gathered",
-		    want[(unsigned)policy < 4 ? policy : 0]);
-		say(out->hint, "%s", diag_hints[ICE_DIAG_NO_CANDIDATE]);
+		ice_say(out->reason, "every server answered, but no %s candidate was gathered",
+		        want[(unsigned)policy < 4 ? policy : 0]);
+		ice_say(out->hint, "%s", diag_hints[ICE_DIAG_NO_CANDIDATE]);
 		return 0;
 	}
 	out->success = true;
 	out->result = ICE_DIAG_R_SUCCESS;
 	out->code = ICE_DIAG_OK;
-	say(out->reason, "every server answered (%zu record%s), %zu candidate%s", n,
-	    n == 1 ? "" : "s", nc, nc == 1 ? "" : "s");
+	ice_say(out->reason, "every server answered (%zu record%s), %zu candidate%s", n,
+	        n == 1 ? "" : "s", nc, nc == 1 ? "" : "s");
 	if (direct >= 0) {
 		char a[64];
 		pbx_addr_format(&r[direct].mapped, a, sizeof a);
-		say(out->hint, "no NAT between this host and %s: it saw the host's own address "
-			       "%s, so the host candidate is the one peers reach",
-		    r[direct].uri, a);
+		ice_say(out->hint, "no NAT between this host and %s: it saw the host's own address "
+			           "%s, so the host candidate is the one peers reach",
+		        r[direct].uri, a);
 	} else if (skipped >= 0) {
 		/* Say which family went without, as the hint of a success. */
 		char line[ICE_DIAG_TEXT_MAX];
 		reason_line(&r[skipped], ice_diag_record(&r[skipped]), line);
-		say(out->hint, "not in every family: %s", line);
+		ice_say(out->hint, "not in every family: %s", line);
 	}
 	return 0;
 }

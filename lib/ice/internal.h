@@ -1,4 +1,5 @@
-/* internal.h - the ICE agent's private state, shared by agent.c and check.c. */
+/* internal.h - the ICE agent's private state, shared by agent.c and check.c,
+ * and what the two halves of the diagnosis (diag.c, diag_pairs.c) share. */
 #ifndef PBXEDGE_ICE_INTERNAL_H
 #define PBXEDGE_ICE_INTERNAL_H
 
@@ -125,5 +126,9 @@ size_t ice_check_encode(struct ice_agent *a, const struct ice_pair_int *p,
 size_t ice_resp_encode(struct ice_agent *a, const struct ice_resp *r, void *buf, size_t cap);
 void ice_resp_queue(struct ice_agent *a, int socket_id, const struct pbx_addr *to,
 		    const struct stun_msg *req, uint16_t code, bool sign);
+
+/* ice_say - printf into a reason or hint buffer of ICE_DIAG_TEXT_MAX bytes
+ * (diag.c). */
+void ice_say(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif
