@@ -253,6 +253,19 @@ def error_of(data):
     return str((v[2] & 7) * 100 + v[3]) if v else ""
 
 
+def request(s, server, msg, tid):
+    """Send msg to server on s; the answer with transaction ID tid, other
+    datagrams skipped, or None when the socket's timeout passes."""
+    s.sendto(msg, server)
+    while True:
+        try:
+            data, _ = s.recvfrom(65536)
+        except socket.timeout:
+            return None
+        if data[8:20] == tid:
+            return data
+
+
 def turn(a):
     fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_DGRAM)
@@ -261,14 +274,7 @@ def turn(a):
     out = {}
 
     def rpc(msg, tid):
-        s.sendto(msg, (a.host, a.port))
-        while True:
-            try:
-                data, _ = s.recvfrom(65536)
-            except socket.timeout:
-                return None
-            if data[8:20] == tid:
-                return data
+        return request(s, (a.host, a.port), msg, tid)
 
     def done():
         for k in sorted(out):
@@ -386,14 +392,7 @@ def channel(a):
         return 0 if all(good) and good else 1
 
     def rpc(msg, tid):
-        s.sendto(msg, server)
-        while True:
-            try:
-                data, _ = s.recvfrom(65536)
-            except socket.timeout:
-                return None
-            if data[8:20] == tid:
-                return data
+        return request(s, server, msg, tid)
 
     def from_server():
         """The next datagram from the server, described."""
