@@ -7,17 +7,8 @@
 
 #include <pbxedge/ice.h>
 
+#include "ice_net.h"
 #include "vectors.h"
-
-static struct pbx_addr addr_of(const char *text)
-{
-	struct pbx_addr a;
-	struct pbx_err e;
-	pbx_err_clear(&e);
-	ck_assert_msg(pbx_addr_parse(pbx_span_cstr(text), 1, 0, &a, &e) == 0, "%s: %s", text,
-		      e.msg);
-	return a;
-}
 
 START_TEST(test_ice_priority_formula)
 {
