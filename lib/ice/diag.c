@@ -237,9 +237,11 @@ static void reason_line(const struct ice_server_record *r, enum ice_diag_code c,
 		ice_say(out, "%s: the server name did not resolve", u);
 		break;
 	case ICE_DIAG_FAMILY_MISMATCH:
-		ice_say(out, "%s resolved to %s, an %s address, and this host has no %s address to "
-			     "reach it from",
-		        u, addr, fam_name(pbx_addr_family(&r->addr)), fam_name(pbx_addr_family(&r->addr)));
+		ice_say(out,
+			"%s resolved to %s, an %s address, and this host has no %s address to "
+			"reach it from",
+			u, addr, fam_name(pbx_addr_family(&r->addr)),
+			fam_name(pbx_addr_family(&r->addr)));
 		break;
 	case ICE_DIAG_TCP_REFUSED:
 		ice_say(out, "%s (%s) refused the TCP connection", u, addr);
@@ -254,7 +256,8 @@ static void reason_line(const struct ice_server_record *r, enum ice_diag_code c,
 		ice_say(out, "%s (%s): the TLS handshake failed", u, addr);
 		break;
 	case ICE_DIAG_TURN_AUTH:
-		ice_say(out, "%s answered %s to our credentials: wrong user name or password", u, code);
+		ice_say(out, "%s answered %s to our credentials: wrong user name or password", u,
+			code);
 		break;
 	case ICE_DIAG_TURN_NONCE_LOOP:
 		ice_say(out, "%s answered 438 Stale Nonce again and again to fresh nonces", u);
@@ -273,8 +276,10 @@ static void reason_line(const struct ice_server_record *r, enum ice_diag_code c,
 		if (r->result == ICE_SR_CLOSED)
 			ice_say(out, "%s (%s) closed the connection before answering", u, addr);
 		else if (r->result == ICE_SR_UNSUPPORTED)
-			ice_say(out, "%s: Binding over TLS is not checked: ICE agents gather "
-				     "server-reflexive candidates over UDP", u);
+			ice_say(out,
+				"%s: Binding over TLS is not checked: ICE agents gather "
+				"server-reflexive candidates over UDP",
+				u);
 		else if (r->code)
 			ice_say(out, "%s answered %s", u, code);
 		else
@@ -282,16 +287,17 @@ static void reason_line(const struct ice_server_record *r, enum ice_diag_code c,
 		break;
 	case ICE_DIAG_TURN_UNREACHABLE:
 	case ICE_DIAG_STUN_UNREACHABLE:
-		ice_say(out, "%s (%s) is unreachable: ICMP type %u code %u%s", u, addr, r->icmp.type,
-		        r->icmp.code,
-		        (r->icmp.type == 3 && r->icmp.code == 3) || (r->icmp.type == 1 && r->icmp.code == 4) ?
-			        " (port unreachable)" :
-			        "");
+		ice_say(out, "%s (%s) is unreachable: ICMP type %u code %u%s", u, addr,
+			r->icmp.type, r->icmp.code,
+			(r->icmp.type == 3 && r->icmp.code == 3) ||
+					(r->icmp.type == 1 && r->icmp.code == 4)
+				? " (port unreachable)"
+				: "");
 		break;
 	case ICE_DIAG_TURN_TIMEOUT:
 	case ICE_DIAG_STUN_TIMEOUT:
 		ice_say(out, "%s (%s) did not answer %u request%s", u, addr, r->sent,
-		        r->sent == 1 ? "" : "s");
+			r->sent == 1 ? "" : "s");
 		break;
 	default:
 		ice_say(out, "%s", u);
@@ -380,8 +386,9 @@ int ice_diag_servers(const struct ice_server_record *r, size_t n, enum ice_gathe
 		out->code = (uint8_t)best;
 		reason_line(&r[out->record], best, out->reason);
 		if (r[out->record].result == ICE_SR_UNSUPPORTED)
-			ice_say(out->hint, "check the server as stun: (UDP); a TURN server's TLS port "
-				           "as turns:");
+			ice_say(out->hint,
+				"check the server as stun: (UDP); a TURN server's TLS port "
+				"as turns:");
 		else
 			ice_say(out->hint, "%s", diag_hints[best]);
 		return 0;
@@ -396,7 +403,7 @@ int ice_diag_servers(const struct ice_server_record *r, size_t n, enum ice_gathe
 		static const char *const want[] = { "server-derived", "host", "srflx", "relay" };
 		out->code = ICE_DIAG_NO_CANDIDATE;
 		ice_say(out->reason, "every server answered, but no %s candidate was gathered",
-		        want[(unsigned)policy < 4 ? policy : 0]);
+			want[(unsigned)policy < 4 ? policy : 0]);
 		ice_say(out->hint, "%s", diag_hints[ICE_DIAG_NO_CANDIDATE]);
 		return 0;
 	}
@@ -404,13 +411,14 @@ int ice_diag_servers(const struct ice_server_record *r, size_t n, enum ice_gathe
 	out->result = ICE_DIAG_R_SUCCESS;
 	out->code = ICE_DIAG_OK;
 	ice_say(out->reason, "every server answered (%zu record%s), %zu candidate%s", n,
-	        n == 1 ? "" : "s", nc, nc == 1 ? "" : "s");
+		n == 1 ? "" : "s", nc, nc == 1 ? "" : "s");
 	if (direct >= 0) {
 		char a[64];
 		pbx_addr_format(&r[direct].mapped, a, sizeof a);
-		ice_say(out->hint, "no NAT between this host and %s: it saw the host's own address "
-			           "%s, so the host candidate is the one peers reach",
-		        r[direct].uri, a);
+		ice_say(out->hint,
+			"no NAT between this host and %s: it saw the host's own address "
+			"%s, so the host candidate is the one peers reach",
+			r[direct].uri, a);
 	} else if (skipped >= 0) {
 		/* Say which family went without, as the hint of a success. */
 		char line[ICE_DIAG_TEXT_MAX];

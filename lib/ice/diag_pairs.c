@@ -287,32 +287,35 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 
 	if (in->n_pairs == 0 && local == 0) {
 		fail(out, ICE_DIAG_NO_LOCAL_CANDIDATES);
-		ice_say(out->reason, "no local candidate: nothing to check from (%u remote candidate%s)",
-		        remote, plural(remote));
+		ice_say(out->reason,
+			"no local candidate: nothing to check from (%u remote candidate%s)", remote,
+			plural(remote));
 		return;
 	}
 	if (in->n_pairs == 0 && remote == 0) {
 		fail(out, ICE_DIAG_NO_REMOTE_CANDIDATES);
 		ice_say(out->reason, "the peer gave no remote candidate%s",
-		        in->end_of_remote ? " before end-of-candidates" : " (and no end-of-candidates)");
+			in->end_of_remote ? " before end-of-candidates"
+					  : " (and no end-of-candidates)");
 		return;
 	}
 	if (in->n_pairs == 0) {
 		fail(out, ICE_DIAG_NO_PAIRS);
 		bool common = (in->local_v4 && in->remote_v4) || (in->local_v6 && in->remote_v6);
 		ice_say(out->reason, "no pair: the remote candidates are %s, the local ones %s%s",
-		        fam_list(in->remote_v4, in->remote_v6, f1, sizeof f1),
-		        fam_list(in->local_v4, in->local_v6, f2, sizeof f2),
-		        common ? " (no candidate of the agent's component and transport pairs)" :
-			         ": no address family in common");
+			fam_list(in->remote_v4, in->remote_v6, f1, sizeof f1),
+			fam_list(in->local_v4, in->local_v6, f2, sizeof f2),
+			common ? " (no candidate of the agent's component and transport pairs)"
+			       : ": no address family in common");
 		return;
 	}
 	bool answered = t.ok || t.bad_int || t.nonsym || t.e400 || t.e401 || t.e487 || t.eother;
 	if (in->default_check == ICE_DEFAULT_MANGLED) {
 		fail(out, ICE_DIAG_MANGLED);
-		ice_say(out->reason, "the remote description's default address (c= and m= port) is none "
-				     "of its %u candidate%s: rewritten on the way; %u check%s answered",
-		        remote, plural(remote), t.ok, plural(t.ok));
+		ice_say(out->reason,
+			"the remote description's default address (c= and m= port) is none "
+			"of its %u candidate%s: rewritten on the way; %u check%s answered",
+			remote, plural(remote), t.ok, plural(t.ok));
 		return;
 	}
 	for (size_t i = 0; i < in->n_relays && !answered; i++) {
@@ -324,9 +327,10 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 		if (pbx_addr_family(&r->peer) != AF_UNSPEC)
 			pbx_addr_format_ip(&r->peer, ip, sizeof ip);
 		addr_text(&r->relay, a);
-		ice_say(out->reason, "the TURN server refused a permission for %s (%d%s) on relay %s: "
-				     "no check reaches that peer through it",
-		        ip, r->code, r->code == 403 ? " Forbidden, its peer policy" : "", a);
+		ice_say(out->reason,
+			"the TURN server refused a permission for %s (%d%s) on relay %s: "
+			"no check reaches that peer through it",
+			ip, r->code, r->code == 403 ? " Forbidden, its peer policy" : "", a);
 		return;
 	}
 	p = answered ? NULL : pick(in, by_turn);
@@ -335,8 +339,8 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 		fail(out, ICE_DIAG_TURN_PERMISSION_DENIED);
 		pbx_addr_format_ip(&p->remote, a, sizeof a);
 		addr_text(&p->local, b);
-		ice_say(out->reason, "the TURN server refused a permission for %s (%u) on relay %s", a,
-		        p->rec.last_turn_code, b);
+		ice_say(out->reason, "the TURN server refused a permission for %s (%u) on relay %s",
+			a, p->rec.last_turn_code, b);
 		return;
 	}
 	for (size_t i = 0; i < in->n_relays && !answered; i++) {
@@ -344,14 +348,16 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 			continue;
 		fail(out, ICE_DIAG_TURN_ALLOCATION_LOST);
 		addr_text(&in->relays[i].relay, a);
-		ice_say(out->reason, "the TURN allocation of relay %s was lost during the checks", a);
+		ice_say(out->reason, "the TURN allocation of relay %s was lost during the checks",
+			a);
 		return;
 	}
 	if (p && p->rec.turn_errors) {
 		out->record = (int)(p - in->pairs);
 		fail(out, ICE_DIAG_TURN_ALLOCATION_LOST);
 		addr_text(&p->local, a);
-		ice_say(out->reason, "the TURN allocation of relay %s was lost during the checks", a);
+		ice_say(out->reason, "the TURN allocation of relay %s was lost during the checks",
+			a);
 		return;
 	}
 	if ((t.e401 || t.bad_int) && !t.ok) {
@@ -360,13 +366,15 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 		out->record = (int)(p - in->pairs);
 		addr_text(&p->remote, a);
 		if (t.e401)
-			ice_say(out->reason, "the peer %s answered 401 Unauthorized to %u check%s "
-					     "of ours (%u sent): it does not accept the password we sign with",
-			        a, t.e401, plural(t.e401), t.sent);
+			ice_say(out->reason,
+				"the peer %s answered 401 Unauthorized to %u check%s "
+				"of ours (%u sent): it does not accept the password we sign with",
+				a, t.e401, plural(t.e401), t.sent);
 		else
-			ice_say(out->reason, "%u answer%s from %s failed MESSAGE-INTEGRITY with the "
-					     "password in its description",
-			        t.bad_int, plural(t.bad_int), a);
+			ice_say(out->reason,
+				"%u answer%s from %s failed MESSAGE-INTEGRITY with the "
+				"password in its description",
+				t.bad_int, plural(t.bad_int), a);
 		return;
 	}
 	if (t.in_bad_int + t.in_bad_user && !t.in_ok) {
@@ -376,9 +384,10 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 			addr_text(from, a);
 		else
 			snprintf(a, sizeof a, "the peer");
-		ice_say(out->reason, "%u check%s from %s failed here: %u MESSAGE-INTEGRITY, %u wrong "
-				     "USERNAME; none passed",
-		        t.in, plural(t.in), a, t.in_bad_int, t.in_bad_user);
+		ice_say(out->reason,
+			"%u check%s from %s failed here: %u MESSAGE-INTEGRITY, %u wrong "
+			"USERNAME; none passed",
+			t.in, plural(t.in), a, t.in_bad_int, t.in_bad_user);
 		return;
 	}
 	if (t.e487 && !t.ok) {
@@ -386,10 +395,11 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 		p = pick(in, by_487);
 		out->record = (int)(p - in->pairs);
 		addr_text(&p->remote, a);
-		ice_say(out->reason, "%u 487 Role Conflict answer%s from %s and no success (we are %s, "
-				     "%u conflict%s seen)",
-		        t.e487, plural(t.e487), a, ice_role_name(in->role), in->role_conflicts,
-		        plural(in->role_conflicts));
+		ice_say(out->reason,
+			"%u 487 Role Conflict answer%s from %s and no success (we are %s, "
+			"%u conflict%s seen)",
+			t.e487, plural(t.e487), a, ice_role_name(in->role), in->role_conflicts,
+			plural(in->role_conflicts));
 		return;
 	}
 	if (t.nonsym && !t.ok) {
@@ -397,9 +407,10 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 		p = pick(in, by_nonsym);
 		out->record = (int)(p - in->pairs);
 		addr_text(&p->remote, a);
-		ice_say(out->reason, "%u answer%s to checks sent to %s came from another address or "
-				     "socket; none from the address checked",
-		        t.nonsym, plural(t.nonsym), a);
+		ice_say(out->reason,
+			"%u answer%s to checks sent to %s came from another address or "
+			"socket; none from the address checked",
+			t.nonsym, plural(t.nonsym), a);
 		return;
 	}
 	if (t.in && !t.ok) {
@@ -407,8 +418,8 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 		p = pick(in, by_sent);
 		out->record = (int)(p - in->pairs);
 		sent_text(in, p, t.sent, line, sizeof line);
-		ice_say(out->reason, "%s, none answered; %u check%s arrived from the peer", line, t.in,
-		        plural(t.in));
+		ice_say(out->reason, "%s, none answered; %u check%s arrived from the peer", line,
+			t.in, plural(t.in));
 		return;
 	}
 	if (t.ok && !t.in) {
@@ -417,33 +428,37 @@ static void failure(const struct ice_diag_input *in, struct ice_diag *out)
 		out->record = (int)(p - in->pairs);
 		addr_text(&p->remote, a);
 		addr_text(&p->local, b);
-		ice_say(out->reason, "%u check%s of ours answered (by %s to %s %s), but no check "
-				     "arrived from the peer",
-		        t.ok, plural(t.ok), a, ice_cand_type_name(p->local_type), b);
+		ice_say(out->reason,
+			"%u check%s of ours answered (by %s to %s %s), but no check "
+			"arrived from the peer",
+			t.ok, plural(t.ok), a, ice_cand_type_name(p->local_type), b);
 		return;
 	}
 	if (!t.ok && !t.in) {
 		fail(out, ICE_DIAG_NO_RESPONSE);
 		if (!t.sent) {
-			ice_say(out->reason, "no check was sent (%zu pair%s) and none arrived", in->n_pairs,
-			        in->n_pairs == 1 ? "" : "s");
+			ice_say(out->reason, "no check was sent (%zu pair%s) and none arrived",
+				in->n_pairs, in->n_pairs == 1 ? "" : "s");
 			return;
 		}
 		p = pick(in, by_sent);
 		out->record = (int)(p - in->pairs);
 		sent_text(in, p, t.sent, line, sizeof line);
 		if (t.icmp)
-			ice_say(out->reason, "%s, none answered; no check arrived from the peer; %u "
-					     "ICMP error%s came back (unreachable)",
-			        line, t.icmp, plural(t.icmp));
+			ice_say(out->reason,
+				"%s, none answered; no check arrived from the peer; %u "
+				"ICMP error%s came back (unreachable)",
+				line, t.icmp, plural(t.icmp));
 		else
-			ice_say(out->reason, "%s, none answered; no check arrived from the peer", line);
+			ice_say(out->reason, "%s, none answered; no check arrived from the peer",
+				line);
 		return;
 	}
 	fail(out, ICE_DIAG_CHECKS_FAILED);
-	ice_say(out->reason, "every pair failed: %u answered, %u timed out, errors 400: %u, other: %u; "
-			     "%u of %u peer check%s passed",
-	        t.ok, t.timeouts, t.e400, t.eother, t.in_ok, t.in, plural(t.in));
+	ice_say(out->reason,
+		"every pair failed: %u answered, %u timed out, errors 400: %u, other: %u; "
+		"%u of %u peer check%s passed",
+		t.ok, t.timeouts, t.e400, t.eother, t.in_ok, t.in, plural(t.in));
 }
 
 int ice_diag_pairs(const struct ice_diag_input *in, struct ice_diag *out)
@@ -461,10 +476,11 @@ int ice_diag_pairs(const struct ice_diag_input *in, struct ice_diag *out)
 		if ((in->state == ICE_AGENT_FAILED && in->fail == ICE_FAIL_CONSENT) ||
 		    sel->rec.consent_lost) {
 			fail(out, ICE_DIAG_CONSENT_LOST);
-			ice_say(out->reason, "consent lost on the selected pair %s: %u of %u consent "
-					     "check%s answered, then none for the consent timeout",
-			        pt, sel->rec.consent_ok, sel->rec.consent_sent,
-			        plural(sel->rec.consent_sent));
+			ice_say(out->reason,
+				"consent lost on the selected pair %s: %u of %u consent "
+				"check%s answered, then none for the consent timeout",
+				pt, sel->rec.consent_ok, sel->rec.consent_sent,
+				plural(sel->rec.consent_sent));
 			return 0;
 		}
 		struct totals t = totals_of(in);
@@ -475,18 +491,20 @@ int ice_diag_pairs(const struct ice_diag_input *in, struct ice_diag *out)
 			char a[PBX_ADDRSTRLEN] = "the peer";
 			if (from)
 				addr_text(from, a);
-			ice_say(out->reason, "our checks passed (selected %s), but none of the %u check%s "
-					     "from %s passed here (%u MESSAGE-INTEGRITY, %u wrong USERNAME): "
-					     "the peer cannot complete, the path works one way only",
-			        pt, t.in, plural(t.in), a, t.in_bad_int, t.in_bad_user);
+			ice_say(out->reason,
+				"our checks passed (selected %s), but none of the %u check%s "
+				"from %s passed here (%u MESSAGE-INTEGRITY, %u wrong USERNAME): "
+				"the peer cannot complete, the path works one way only",
+				pt, t.in, plural(t.in), a, t.in_bad_int, t.in_bad_user);
 			return 0;
 		}
 		if (sel->nominated && in->state == ICE_AGENT_COMPLETED) {
 			out->success = true;
 			out->result = ICE_DIAG_R_SUCCESS;
 			out->code = ICE_DIAG_OK;
-			ice_say(out->reason, "selected %s (nominated, rtt %u ms, %u check%s answered)", pt,
-			        sel->rec.rtt_min_ms, sel->rec.resp_ok, plural(sel->rec.resp_ok));
+			ice_say(out->reason,
+				"selected %s (nominated, rtt %u ms, %u check%s answered)", pt,
+				sel->rec.rtt_min_ms, sel->rec.resp_ok, plural(sel->rec.resp_ok));
 			return 0;
 		}
 	}
@@ -501,27 +519,32 @@ int ice_diag_pairs(const struct ice_diag_input *in, struct ice_diag *out)
 	enum ice_diag_code c;
 	if (in->interrupted) {
 		c = ICE_DIAG_INTERRUPTED;
-		ice_say(out->reason, "interrupted before the checks concluded: %u check%s sent, %u "
-				     "answered; %u arrived from the peer",
-		        t.sent, plural(t.sent), t.ok, t.in);
+		ice_say(out->reason,
+			"interrupted before the checks concluded: %u check%s sent, %u "
+			"answered; %u arrived from the peer",
+			t.sent, plural(t.sent), t.ok, t.in);
 	} else if (in->peer_closed) {
 		c = ICE_DIAG_PEER_CLOSED;
 		if (t.in)
-			ice_say(out->reason, "the peer closed its side before the checks concluded; %u of "
-					     "its check%s had arrived (%u of ours answered)",
-			        t.in, plural(t.in), t.ok);
+			ice_say(out->reason,
+				"the peer closed its side before the checks concluded; %u of "
+				"its check%s had arrived (%u of ours answered)",
+				t.in, plural(t.in), t.ok);
 		else
-			ice_say(out->reason, "the peer closed its side before the checks concluded; no "
-					     "check from it had arrived: we were still waiting (RFC 8863)");
+			ice_say(out->reason,
+				"the peer closed its side before the checks concluded; no "
+				"check from it had arrived: we were still waiting (RFC 8863)");
 	} else {
 		c = ICE_DIAG_TIMEOUT;
-		ice_say(out->reason, "the time limit passed before the checks concluded: %u check%s "
-				     "sent, %u answered; %u arrived from the peer",
-		        t.sent, plural(t.sent), t.ok, t.in);
+		ice_say(out->reason,
+			"the time limit passed before the checks concluded: %u check%s "
+			"sent, %u answered; %u arrived from the peer",
+			t.sent, plural(t.sent), t.ok, t.in);
 	}
 	out->result = ICE_DIAG_R_ABORTED;
 	out->code = (uint8_t)c;
-	ice_say(out->hint, "%s; evidence so far: %s (%s)", ice_diag_hint(c), ice_diag_name(ev), so_far);
+	ice_say(out->hint, "%s; evidence so far: %s (%s)", ice_diag_hint(c), ice_diag_name(ev),
+		so_far);
 	return 0;
 }
 
