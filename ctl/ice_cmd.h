@@ -98,6 +98,28 @@ void ice_json_cand(struct json *j, struct ice_gather *g, const struct ice_gather
 
 /* ---- around one agent (ice_report.c) ---- */
 
+/* How an agent mode (peer, loop) ended; ICE_END_NONE while it runs. */
+enum ice_end { ICE_END_NONE = 0, ICE_END_SUCCESS, ICE_END_FAILED, ICE_END_ABORTED };
+
+/* The conclusion of an agent mode, as printed and stored. */
+struct ice_verdict {
+	enum ice_end end;
+	char code[32]; /* the reason code */
+	char reason[ICE_DIAG_TEXT_MAX];
+	char hint[ICE_DIAG_TEXT_MAX];
+	char note[ICE_DIAG_TEXT_MAX]; /* hairpinning */
+};
+
+/* ice_verdict_set - end v with end, code and reason, unless it has ended
+ * already (the first conclusion stands). */
+void ice_verdict_set(struct ice_verdict *v, enum ice_end end, const char *code, const char *reason);
+/* ice_end_name - "SUCCESS", "FAILED" or "ABORTED". */
+const char *ice_end_name(enum ice_end e);
+/* ice_end_exit - the exit status of end e (enum ice_exit). */
+int ice_end_exit(enum ice_end e);
+/* ice_end_of_diag - the end a pair diagnosis calls for. */
+enum ice_end ice_end_of_diag(const struct ice_diag *d);
+
 /* ice_agent_config_init - the agent configuration the modes share: the
  * library's defaults, role, a 7 s check timeout, a random tie-breaker and
  * seed, random ufrag and password (the caller wipes cfg->pwd after

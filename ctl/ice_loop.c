@@ -26,8 +26,6 @@
 #define DATA_MAGIC "PBXLOOP1"
 #define DATA_LEN 24             /* magic, sequence number, send time (us) */
 
-enum loop_end { END_NONE = 0, END_SUCCESS, END_FAILED, END_ABORTED };
-
 struct side {
 	char name;                /* 'A' or 'B' */
 	struct ice_run r;         /* this agent's servers and host sockets */
@@ -64,11 +62,7 @@ struct loop {
 	int64_t next_data, data_end;
 	uint64_t rtt_sum_us, rtt_min_us, rtt_max_us;
 	/* the conclusion */
-	enum loop_end end;
-	char code[32];
-	char reason[ICE_DIAG_TEXT_MAX];
-	char hint[ICE_DIAG_TEXT_MAX];
-	char note[ICE_DIAG_TEXT_MAX]; /* hairpinning */
+	struct ice_verdict v;
 };
 
 static int64_t now_of(struct loop *l)
@@ -81,15 +75,6 @@ static int64_t clock_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void finish(struct loop *l, enum loop_end end, const char *code, const char *reason)
-{
-	if (l->end != END_NONE)
-		return;
-	l->end = end;
-	snprintf(l->code, sizeof l->code, "%s", code);
-	snprintf(l->reason, sizeof l->reason, "%s", reason);
 }
 
 static void vlog(struct loop *l, struct side *s, const char *fmt, const char *arg)
@@ -316,7 +301,7 @@ static void judge(struct loop *l, int64_t now)
 {
 	for (int i = 0; i < 2; i++) {
 		if (ice_agent_state(l->s[i].agent, NULL) == ICE_AGENT_FAILED) {
-			finish(l, END_FAILED, "checks", "");
+			ice_verdict_set(&l->v, ICE_END_FAILED, "checks", "");
 			return;
 		}
 	}
@@ -356,7 +341,7 @@ static void judge(struct loop *l, int64_t now)
 	}
 	data_send(l, now);
 	if (now >= l->hold_until)
-		finish(l, END_SUCCESS, "ok", "");
+		ice_verdict_set(&l->v, ICE_END_SUCCESS, "ok", "");
 }
 
 static int64_t next_wake(struct loop *l, int64_t now)
@@ -388,7 +373,8 @@ static void run(struct loop *l)
 	for (int i = 0; i < 2; i++) {
 		l->s[i].io.arg = l;
 		if (ice_io_start(&l->s[i].io)) {
-			finish(l, END_FAILED, "gather", "the gathering does not start");
+			ice_verdict_set(&l->v, ICE_END_FAILED, "gather",
+					"the gathering does not start");
 			return;
 		}
 	}
@@ -398,13 +384,15 @@ static void run(struct loop *l)
 				 pbx_span_cstr(l->s[1].pwd), false) ||
 	    ice_agent_set_remote(l->s[1].agent, now0, pbx_span_cstr(l->s[0].ufrag),
 				 pbx_span_cstr(l->s[0].pwd), false)) {
-		finish(l, END_FAILED, "local", "the agents refuse each other's credentials");
+		ice_verdict_set(&l->v, ICE_END_FAILED, "local",
+				"the agents refuse each other's credentials");
 		return;
 	}
-	while (l->end == END_NONE) {
+	while (l->v.end == ICE_END_NONE) {
 		int64_t now = now_of(l);
 		if (ice_stop || (now >= l->limit && !l->proved_at)) {
-			finish(l, END_ABORTED, ice_stop ? "interrupted" : "timeout", "");
+			ice_verdict_set(&l->v, ICE_END_ABORTED,
+					ice_stop ? "interrupted" : "timeout", "");
 			break;
 		}
 		trickle(l, &l->s[0], &l->s[1]);
@@ -412,27 +400,22 @@ static void run(struct loop *l)
 		run_agent(l, &l->s[0]);
 		run_agent(l, &l->s[1]);
 		judge(l, now_of(l));
-		if (l->end != END_NONE)
+		if (l->v.end != ICE_END_NONE)
 			break;
 		if (ice_io_step_many(ios, 2, next_wake(l, now_of(l))))
-			finish(l, END_FAILED, "io", "the gathering's I/O failed");
+			ice_verdict_set(&l->v, ICE_END_FAILED, "io", "the gathering's I/O failed");
 	}
 }
 
 /* ---- the conclusion ---- */
-
-static const char *end_name(enum loop_end e)
-{
-	return e == END_SUCCESS ? "SUCCESS" : e == END_FAILED ? "FAILED" : "ABORTED";
-}
 
 /* Each agent's pair diagnosis; the conclusion is the first agent's that
  * did not succeed (A before B), else A's: the side that saw the failure
  * names it (B is the one to see a permission refused toward A, say). */
 static void conclude(struct loop *l)
 {
-	bool interrupted = l->end == END_ABORTED && ice_stop;
-	bool time_limit = l->end == END_ABORTED && !ice_stop;
+	bool interrupted = l->v.end == ICE_END_ABORTED && ice_stop;
+	bool time_limit = l->v.end == ICE_END_ABORTED && !ice_stop;
 	const struct ice_diag *pick = NULL;
 	for (int i = 0; i < 2; i++) {
 		struct side *s = &l->s[i];
@@ -447,27 +430,27 @@ static void conclude(struct loop *l)
 	}
 	if (!pick && l->s[0].diagnosed)
 		pick = &l->s[0].d;
-	enum loop_end kind = l->end;
-	if (kind == END_FAILED && strcmp(l->code, "checks") != 0)
+	enum ice_end kind = l->v.end;
+	if (kind == ICE_END_FAILED && strcmp(l->v.code, "checks") != 0)
 		return; /* no agent's verdict: the run itself failed */
-	l->end = END_NONE;
+	l->v.end = ICE_END_NONE;
 	if (!pick) {
-		finish(l, kind, kind == END_ABORTED ? l->code : "checks-failed",
-		       "no memory to work out why");
+		ice_verdict_set(&l->v, kind, kind == ICE_END_ABORTED ? l->v.code : "checks-failed",
+				"no memory to work out why");
 		return;
 	}
-	enum loop_end end = pick->result == ICE_DIAG_R_SUCCESS   ? END_SUCCESS
-			    : pick->result == ICE_DIAG_R_ABORTED ? END_ABORTED
-								 : END_FAILED;
+	enum ice_end end = ice_end_of_diag(pick);
 	/* The agents' success needs the echo (and the hold) too; until then
 	 * this is how far the checks got when the run ended. */
-	if (end == END_SUCCESS)
+	if (end == ICE_END_SUCCESS)
 		end = kind;
-	finish(l, end, ice_diag_name(pick->code), pick->reason);
-	snprintf(l->hint, sizeof l->hint, "%s", pick->hint);
-	if (end == END_ABORTED && kind == END_ABORTED && pick->result == ICE_DIAG_R_SUCCESS) {
-		snprintf(l->code, sizeof l->code, "%s", interrupted ? "interrupted" : "timeout");
-		snprintf(l->reason, sizeof l->reason, "%s",
+	ice_verdict_set(&l->v, end, ice_diag_name(pick->code), pick->reason);
+	snprintf(l->v.hint, sizeof l->v.hint, "%s", pick->hint);
+	if (end == ICE_END_ABORTED && kind == ICE_END_ABORTED &&
+	    pick->result == ICE_DIAG_R_SUCCESS) {
+		snprintf(l->v.code, sizeof l->v.code, "%s",
+			 interrupted ? "interrupted" : "timeout");
+		snprintf(l->v.reason, sizeof l->v.reason, "%s",
 			 interrupted ? "interrupted by a signal after the agents selected a pair"
 				     : "the --timeout expired before the selected pair was proved");
 	}
@@ -516,11 +499,11 @@ static void print_text(struct loop *l)
 			fprintf(o, "ICE: Data sent %u received 0 lost %u\n", l->sent, lost(l));
 		}
 	}
-	fprintf(o, "ICE: Conclusion %s (%s: %s)\n", end_name(l->end), l->code, l->reason);
-	if (l->hint[0])
-		fprintf(o, "ICE: Hint: %s\n", l->hint);
-	if (l->note[0])
-		fprintf(o, "ICE: Note: %s\n", l->note);
+	fprintf(o, "ICE: Conclusion %s (%s: %s)\n", ice_end_name(l->v.end), l->v.code, l->v.reason);
+	if (l->v.hint[0])
+		fprintf(o, "ICE: Hint: %s\n", l->v.hint);
+	if (l->v.note[0])
+		fprintf(o, "ICE: Note: %s\n", l->v.note);
 }
 
 static void json_rtt(struct json *j, const char *key, uint64_t us, bool have)
@@ -580,7 +563,8 @@ static void print_json(struct loop *l)
 		json_null(&j);
 	}
 	json_key(&j, "conclusion");
-	ice_json_conclusion(&j, end_name(l->end), l->code, l->reason, l->hint, l->note);
+	ice_json_conclusion(&j, ice_end_name(l->v.end), l->v.code, l->v.reason, l->v.hint,
+			    l->v.note);
 	json_end_obj(&j);
 	json_done(&j);
 }
@@ -645,8 +629,14 @@ static void save_result(struct loop *l)
 		pairs += (int64_t)(s->agent ? ice_agent_pair_count(s->agent) : 0);
 	}
 	struct store_ice_test_row row = {
-		.mode = "loop", .result = end_name(l->end), .code = l->code, .reason = l->reason,
-		.servers = servers, .candidates = cands, .pairs = pairs, .selected = sel,
+		.mode = "loop",
+		.result = ice_end_name(l->v.end),
+		.code = l->v.code,
+		.reason = l->v.reason,
+		.servers = servers,
+		.candidates = cands,
+		.pairs = pairs,
+		.selected = sel,
 	};
 	ice_save_result(l->c, &row);
 }
@@ -683,17 +673,16 @@ int ice_cmd_loop(struct ctl *c, int argc, char **argv)
 	l.s[0].io_ready = l.s[1].io_ready = false;
 	conclude(&l);
 	ice_signals_off();
-	ice_hairpin_note(c, &l.s[0].r, NULL, 0, l.note, sizeof l.note);
-	if (!l.note[0])
-		ice_hairpin_note(c, &l.s[1].r, NULL, 0, l.note, sizeof l.note);
+	ice_hairpin_note(c, &l.s[0].r, NULL, 0, l.v.note, sizeof l.v.note);
+	if (!l.v.note[0])
+		ice_hairpin_note(c, &l.s[1].r, NULL, 0, l.v.note, sizeof l.v.note);
 	if (c->json)
 		print_json(&l);
 	else
 		print_text(&l);
 	fflush(c->out);
 	save_result(&l);
-	rc = l.end == END_SUCCESS ? ICE_EXIT_SUCCESS
-	     : l.end == END_FAILED ? ICE_EXIT_FAILED : ICE_EXIT_ABORTED;
+	rc = ice_end_exit(l.v.end);
 out:
 	for (int i = 0; i < 2; i++) {
 		struct side *s = &l.s[i];

@@ -33,8 +33,6 @@
  * --timeout (RFC 8489's Rc and Rm alone take 39.5 s; libnice gives up
  * after about 7 s). */
 
-enum peer_end { END_NONE = 0, END_SUCCESS, END_FAILED, END_ABORTED };
-
 struct peer {
 	struct ctl *c;
 	struct ice_run r;
@@ -63,28 +61,13 @@ struct peer {
 	struct ice_diag gathering;
 	bool gathered;
 	/* The conclusion. */
-	enum peer_end end;
-	char code[32];
-	char reason[ICE_DIAG_TEXT_MAX];
-	char hint[ICE_DIAG_TEXT_MAX];
-	char note[ICE_DIAG_TEXT_MAX]; /* hairpinning */
+	struct ice_verdict v;
 };
 
 static int64_t now_of(struct peer *p)
 {
 	return ice_io_now(&p->io);
 }
-
-static void finish(struct peer *p, enum peer_end end, const char *code, const char *reason)
-{
-	if (p->end != END_NONE)
-		return;
-	p->end = end;
-	snprintf(p->code, sizeof p->code, "%s", code);
-	snprintf(p->reason, sizeof p->reason, "%s", reason);
-}
-
-/* ---- credentials ---- */
 
 /* ---- packets ---- */
 
@@ -155,7 +138,8 @@ static void feed_remote(struct peer *p)
 	if (!p->remote_creds && p->remote.ufrag[0] && p->remote.pwd[0]) {
 		if (ice_agent_set_remote(p->agent, now, pbx_span_cstr(p->remote.ufrag),
 					 pbx_span_cstr(p->remote.pwd), p->remote.lite)) {
-			finish(p, END_FAILED, "bad-description", "the peer's ice-ufrag or ice-pwd is refused by the agent");
+			ice_verdict_set(&p->v, ICE_END_FAILED, "bad-description",
+					"the peer's ice-ufrag or ice-pwd is refused by the agent");
 			return;
 		}
 		p->remote_creds = true;
@@ -178,7 +162,7 @@ static void bad_line(struct peer *p, const struct pbx_err *e)
 {
 	char msg[ICE_DIAG_TEXT_MAX];
 	snprintf(msg, sizeof msg, "the peer's description: %s", pbx_err_text(e));
-	finish(p, END_FAILED, "bad-description", msg);
+	ice_verdict_set(&p->v, ICE_END_FAILED, "bad-description", msg);
 }
 
 static void peer_line(struct peer *p, const char *s, size_t n)
@@ -194,7 +178,8 @@ static void peer_line(struct peer *p, const char *s, size_t n)
 	}
 	if (p->sdp) {
 		if (p->sdp_len + n + 1 > SDP_MAX) {
-			finish(p, END_FAILED, "bad-description", "the peer's SDP body is over 256 KB");
+			ice_verdict_set(&p->v, ICE_END_FAILED, "bad-description",
+					"the peer's SDP body is over 256 KB");
 			return;
 		}
 		if (!p->sdp_buf && !(p->sdp_buf = malloc(SDP_MAX)))
@@ -220,13 +205,14 @@ static void sdp_done(struct peer *p)
 	struct ice_sdp *sdp = NULL;
 	struct pbx_err e = { 0 };
 	if (ice_sdp_new(&sdp)) {
-		finish(p, END_FAILED, "bad-description", "out of memory");
+		ice_verdict_set(&p->v, ICE_END_FAILED, "bad-description", "out of memory");
 		return;
 	}
 	if (ice_sdp_parse(sdp, (struct pbx_span){ p->sdp_buf, p->sdp_len }, &e)) {
 		bad_line(p, &e);
 	} else if (sdp->n_media == 0) {
-		finish(p, END_FAILED, "bad-description", "the peer's SDP has no m= section");
+		ice_verdict_set(&p->v, ICE_END_FAILED, "bad-description",
+				"the peer's SDP has no m= section");
 	} else {
 		p->remote = sdp->media[0].ice;
 		p->remote.end_of_candidates = true; /* the whole body: nothing follows */
@@ -248,11 +234,11 @@ static void read_input(struct peer *p)
 		p->line_len = 0;
 		p->in_eof = true;
 		p->io.extra_fd = -1;
-		if (p->sdp && p->end == END_NONE)
+		if (p->sdp && p->v.end == ICE_END_NONE)
 			sdp_done(p);
 		return;
 	}
-	for (ssize_t i = 0; i < n && p->end == END_NONE; i++) {
+	for (ssize_t i = 0; i < n && p->v.end == ICE_END_NONE; i++) {
 		if (buf[i] == '\n') {
 			if (!p->line_long)
 				peer_line(p, p->line, p->line_len);
@@ -262,7 +248,8 @@ static void read_input(struct peer *p)
 			p->line[p->line_len++] = buf[i];
 		} else if (!p->line_long) {
 			p->line_long = true;
-			finish(p, END_FAILED, "bad-description", "the peer's description has a line over 2048 bytes");
+			ice_verdict_set(&p->v, ICE_END_FAILED, "bad-description",
+					"the peer's description has a line over 2048 bytes");
 		}
 	}
 }
@@ -345,30 +332,33 @@ static void report_refusals(struct peer *p)
 
 /* Why the checks did not succeed, from the agent's records and what ended
  * the run (lib/ice diag_pairs.c): the stable reason code, its line and a
- * hint.  kind says what ended it: END_FAILED (the agent concluded),
- * END_ABORTED with interrupted, peer_closed or neither (the time limit). */
-static void conclude(struct peer *p, enum peer_end kind, bool interrupted, bool peer_closed)
+ * hint.  kind says what ended it: ICE_END_FAILED (the agent concluded),
+ * ICE_END_ABORTED with interrupted, peer_closed or neither (the time limit). */
+static void conclude(struct peer *p, enum ice_end kind, bool interrupted, bool peer_closed)
 {
 	struct ice_diag d;
 	struct ice_report_in ri = {
-		.agent = p->agent, .g = p->g, .rf = &p->rf, .remote = p->remote.cands,
-		.n_remote = p->remote_fed, .dflt = p->dflt,
-		.interrupted = kind == END_ABORTED && interrupted,
-		.peer_closed = kind == END_ABORTED && peer_closed,
-		.time_limit = kind == END_ABORTED && !interrupted && !peer_closed,
+		.agent = p->agent,
+		.g = p->g,
+		.rf = &p->rf,
+		.remote = p->remote.cands,
+		.n_remote = p->remote_fed,
+		.dflt = p->dflt,
+		.interrupted = kind == ICE_END_ABORTED && interrupted,
+		.peer_closed = kind == ICE_END_ABORTED && peer_closed,
+		.time_limit = kind == ICE_END_ABORTED && !interrupted && !peer_closed,
 	};
 	if (ice_diagnose(&ri, &d)) {
-		finish(p, kind, kind == END_FAILED ? "checks-failed" : "interrupted",
-		       "no memory to work out why");
+		ice_verdict_set(&p->v, kind,
+				kind == ICE_END_FAILED ? "checks-failed" : "interrupted",
+				"no memory to work out why");
 		return;
 	}
-	enum peer_end end = d.result == ICE_DIAG_R_SUCCESS   ? END_SUCCESS
-			    : d.result == ICE_DIAG_R_ABORTED ? END_ABORTED
-							     : END_FAILED;
+	enum ice_end end = ice_end_of_diag(&d);
 	/* The agent's success needs the proof too (the echo, or with
 	 * --no-data an answered consent check): without it the run ended
 	 * first, and what ended it is the code. */
-	if (end == END_SUCCESS) {
+	if (end == ICE_END_SUCCESS) {
 		const char *why = interrupted ? "interrupted" : peer_closed ? "peer-closed" : "timeout";
 		char reason[ICE_DIAG_TEXT_MAX];
 		snprintf(reason, sizeof reason, "%.300s, but %s before %s", d.reason,
@@ -377,12 +367,12 @@ static void conclude(struct peer *p, enum peer_end kind, bool interrupted, bool 
 				       : "the overall --timeout expired",
 			 p->r.a.no_data ? "the peer answered a consent check on it"
 					: "the hello's echo came back");
-		finish(p, kind, why, reason);
-		p->hint[0] = '\0';
+		ice_verdict_set(&p->v, kind, why, reason);
+		p->v.hint[0] = '\0';
 		return;
 	}
-	finish(p, end, ice_diag_name(d.code), d.reason);
-	snprintf(p->hint, sizeof p->hint, "%s", d.hint);
+	ice_verdict_set(&p->v, end, ice_diag_name(d.code), d.reason);
+	snprintf(p->v.hint, sizeof p->v.hint, "%s", d.hint);
 }
 
 /* What the selected pair needs: a channel on its relay, the hello. */
@@ -408,7 +398,7 @@ static void judge(struct peer *p, int64_t now)
 	bool selected = ice_agent_selected(p->agent, &sel) == 0;
 	if (st == ICE_AGENT_FAILED) {
 		(void)why;
-		conclude(p, END_FAILED, false, false);
+		conclude(p, ICE_END_FAILED, false, false);
 		return;
 	}
 	if (selected) {
@@ -418,14 +408,16 @@ static void judge(struct peer *p, int64_t now)
 			 * selection; the first answer shows the peer still takes
 			 * this pair, with both sides' checks done. */
 			if (sel->nominated && sel->rec.consent_ok > 0)
-				finish(p, END_SUCCESS, "ok",
-				       "a nominated pair was selected and the peer answered a consent "
-				       "check on it (--no-data: no data sent)");
+				ice_verdict_set(&p->v, ICE_END_SUCCESS, "ok",
+						"a nominated pair was selected and the peer "
+						"answered a consent "
+						"check on it (--no-data: no data sent)");
 		} else if (!p->r.a.controlled && p->echo_back)
-			finish(p, END_SUCCESS, "ok", "a pair was selected and the echo came back");
+			ice_verdict_set(&p->v, ICE_END_SUCCESS, "ok",
+					"a pair was selected and the echo came back");
 		else if (p->r.a.controlled && p->echoed && now >= p->echoed_at + ECHO_LINGER_MS)
-			finish(p, END_SUCCESS, "ok",
-			       "a pair was selected and the peer's hello was echoed");
+			ice_verdict_set(&p->v, ICE_END_SUCCESS, "ok",
+					"a pair was selected and the peer's hello was echoed");
 	}
 }
 
@@ -452,62 +444,60 @@ static void run(struct peer *p)
 	p->io.on_icmp = on_icmp;
 	p->io.arg = p;
 	if (ice_io_start(&p->io)) {
-		finish(p, END_FAILED, "gather", "the gathering does not start");
+		ice_verdict_set(&p->v, ICE_END_FAILED, "gather", "the gathering does not start");
 		return;
 	}
 	while (!ice_gather_done(p->g)) {
 		if (ice_stop || now_of(p) >= limit) {
-			finish(p, END_ABORTED, ice_stop ? "interrupted" : "timeout", ice_stop ? "interrupted by a signal while gathering"
-					: "the --timeout expired while gathering");
+			ice_verdict_set(&p->v, ICE_END_ABORTED,
+					ice_stop ? "interrupted" : "timeout",
+					ice_stop ? "interrupted by a signal while gathering"
+						 : "the --timeout expired while gathering");
 			return;
 		}
 		if (ice_io_step(&p->io, limit)) {
-			finish(p, END_FAILED, "gather", "the gathering failed");
+			ice_verdict_set(&p->v, ICE_END_FAILED, "gather", "the gathering failed");
 			return;
 		}
 	}
 	judge_gathering(p);
 	if (add_locals(p) || print_block(p)) {
-		finish(p, END_FAILED, "local", "our description could not be made");
+		ice_verdict_set(&p->v, ICE_END_FAILED, "local",
+				"our description could not be made");
 		return;
 	}
 	p->io.extra_fd = p->in_fd;
-	while (p->end == END_NONE) {
+	while (p->v.end == ICE_END_NONE) {
 		int64_t now = now_of(p);
 		if (ice_stop) {
-			conclude(p, END_ABORTED, true, false);
+			conclude(p, ICE_END_ABORTED, true, false);
 			break;
 		}
 		if (now >= limit) {
-			conclude(p, END_ABORTED, false, false);
+			conclude(p, ICE_END_ABORTED, false, false);
 			break;
 		}
 		if (p->io.extra_ready && p->io.extra_fd >= 0) {
 			p->io.extra_ready = false;
 			read_input(p);
 		}
-		if (p->end != END_NONE)
+		if (p->v.end != ICE_END_NONE)
 			break;
 		run_agent(p);
 		report_refusals(p);
 		judge(p, now_of(p));
-		if (p->end != END_NONE)
+		if (p->v.end != ICE_END_NONE)
 			break;
 		if (p->in_eof && !p->in_regular && !p->sdp) {
-			conclude(p, END_ABORTED, false, true);
+			conclude(p, ICE_END_ABORTED, false, true);
 			break;
 		}
 		if (ice_io_step(&p->io, next_wake(p, now_of(p), limit)))
-			finish(p, END_FAILED, "io", "the gathering's I/O failed");
+			ice_verdict_set(&p->v, ICE_END_FAILED, "io", "the gathering's I/O failed");
 	}
 }
 
 /* ---- output ---- */
-
-static const char *end_name(enum peer_end e)
-{
-	return e == END_SUCCESS ? "SUCCESS" : e == END_FAILED ? "FAILED" : "ABORTED";
-}
 
 static void print_text(struct peer *p)
 {
@@ -521,11 +511,11 @@ static void print_text(struct peer *p)
 	if (p->gathered && !p->gathering.success)
 		fprintf(o, "ICE: Gathering FAILED (%s: %s)\n", ice_diag_name(p->gathering.code),
 			p->gathering.reason);
-	fprintf(o, "ICE: Conclusion %s (%s: %s)\n", end_name(p->end), p->code, p->reason);
-	if (p->hint[0])
-		fprintf(o, "ICE: Hint: %s\n", p->hint);
-	if (p->note[0])
-		fprintf(o, "ICE: Note: %s\n", p->note);
+	fprintf(o, "ICE: Conclusion %s (%s: %s)\n", ice_end_name(p->v.end), p->v.code, p->v.reason);
+	if (p->v.hint[0])
+		fprintf(o, "ICE: Hint: %s\n", p->v.hint);
+	if (p->v.note[0])
+		fprintf(o, "ICE: Note: %s\n", p->v.note);
 }
 
 static void print_json(struct peer *p)
@@ -571,7 +561,8 @@ static void print_json(struct peer *p)
 	json_key(&j, "data"); /* the hello and its echo are all the data */
 	json_null(&j);
 	json_key(&j, "conclusion");
-	ice_json_conclusion(&j, end_name(p->end), p->code, p->reason, p->hint, p->note);
+	ice_json_conclusion(&j, ice_end_name(p->v.end), p->v.code, p->v.reason, p->v.hint,
+			    p->v.note);
 	json_end_obj(&j);
 	json_done(&j);
 }
@@ -636,7 +627,10 @@ static void save_result(struct peer *p)
 	char sel_text[160];
 	ice_selected_text(p->agent, sel_text, sizeof sel_text);
 	struct store_ice_test_row row = {
-		.mode = "peer", .result = end_name(p->end), .code = p->code, .reason = p->reason,
+		.mode = "peer",
+		.result = ice_end_name(p->v.end),
+		.code = p->v.code,
+		.reason = p->v.reason,
 		.servers = (int64_t)(p->g ? ice_gather_n_records(p->g) : 0),
 		.candidates = (int64_t)(p->g ? ice_gather_n_cands(p->g) : 0),
 		.pairs = (int64_t)(p->agent ? ice_agent_pair_count(p->agent) : 0),
@@ -677,7 +671,7 @@ int ice_cmd_peer(struct ctl *c, int argc, char **argv)
 		struct pbx_addr addrs[ICE_DESC_CANDS_MAX];
 		for (size_t i = 0; i < p.remote_fed; i++)
 			addrs[i] = p.remote.cands[i].addr;
-		ice_hairpin_note(c, &p.r, addrs, p.remote_fed, p.note, sizeof p.note);
+		ice_hairpin_note(c, &p.r, addrs, p.remote_fed, p.v.note, sizeof p.v.note);
 	}
 	if (c->json)
 		print_json(&p);
@@ -685,8 +679,7 @@ int ice_cmd_peer(struct ctl *c, int argc, char **argv)
 		print_text(&p);
 	fflush(c->out);
 	save_result(&p);
-	rc = p.end == END_SUCCESS ? ICE_EXIT_SUCCESS
-	     : p.end == END_FAILED ? ICE_EXIT_FAILED : ICE_EXIT_ABORTED;
+	rc = ice_end_exit(p.v.end);
 out:
 	ice_agent_free(p.agent);
 	ice_gather_free(p.g);

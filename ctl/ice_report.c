@@ -47,6 +47,34 @@ static uint64_t random_u64(void)
 	return v;
 }
 
+void ice_verdict_set(struct ice_verdict *v, enum ice_end end, const char *code, const char *reason)
+{
+	if (v->end != ICE_END_NONE)
+		return;
+	v->end = end;
+	snprintf(v->code, sizeof v->code, "%s", code);
+	snprintf(v->reason, sizeof v->reason, "%s", reason);
+}
+
+const char *ice_end_name(enum ice_end e)
+{
+	return e == ICE_END_SUCCESS ? "SUCCESS" : e == ICE_END_FAILED ? "FAILED" : "ABORTED";
+}
+
+int ice_end_exit(enum ice_end e)
+{
+	return e == ICE_END_SUCCESS  ? ICE_EXIT_SUCCESS
+	       : e == ICE_END_FAILED ? ICE_EXIT_FAILED
+				     : ICE_EXIT_ABORTED;
+}
+
+enum ice_end ice_end_of_diag(const struct ice_diag *d)
+{
+	return d->result == ICE_DIAG_R_SUCCESS	 ? ICE_END_SUCCESS
+	       : d->result == ICE_DIAG_R_ABORTED ? ICE_END_ABORTED
+						 : ICE_END_FAILED;
+}
+
 void ice_agent_config_init(struct ice_agent_config *cfg, enum ice_role role)
 {
 	ice_agent_config_default(cfg);
