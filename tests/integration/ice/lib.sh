@@ -15,6 +15,22 @@ ICE_DIR="$PBX_SRC/tests/integration/ice"
 . "$ICE_DIR/topo.sh"
 at_exit topo_cleanup
 
+# ice_build_peer NAME SOURCE BUILDER: build a peer harness once per build
+# tree (again when SOURCE is newer), under a lock so that cases running
+# side by side wait for one build: BUILDER OUT SOURCE writes OUT.  Sets
+# ICE_PEER_BIN to its path.
+ice_build_peer() {
+	local name=$1 src=$2 builder=$3 dir="$PBX_BUILD/tests/integration/ice"
+	ICE_PEER_BIN="$dir/$name"
+	mkdir -p "$dir"
+	(
+		flock 9
+		if [ ! -x "$ICE_PEER_BIN" ] || [ "$src" -nt "$ICE_PEER_BIN" ]; then
+			"$builder" "$ICE_PEER_BIN.tmp" "$src" && mv "$ICE_PEER_BIN.tmp" "$ICE_PEER_BIN"
+		fi
+	) 9>"$dir/.$name.lock" || fail "$name does not build"
+}
+
 # ice_need_nice: build nice_peer (once per build tree) into $NICE and set
 # NICE to its path; skip when libnice's headers or library are missing.
 # It is built with the system compiler and without the build's sanitizer
@@ -33,17 +49,12 @@ ice_need_nice() {
 		echo "SKIP: libnice headers (libnice-dev, or run-tests' cache) not found" >&2
 		exit 77
 	fi
-	local dir="$PBX_BUILD/tests/integration/ice"
-	NICE="$dir/nice_peer"
-	mkdir -p "$dir"
-	(
-		flock 9
-		if [ ! -x "$NICE" ] || [ "$ICE_DIR/nice_peer.c" -nt "$NICE" ]; then
-			# shellcheck disable=SC2086
-			gcc -std=c17 -O2 -Wall -Wextra -Werror -o "$NICE.tmp" "$ICE_DIR/nice_peer.c" \
-				$cflags $libs && mv "$NICE.tmp" "$NICE"
-		fi
-	) 9>"$dir/.nice_peer.lock" || fail "nice_peer does not build"
+	nice_build() { # OUT SOURCE (cflags and libs: the caller's)
+		# shellcheck disable=SC2086
+		gcc -std=c17 -O2 -Wall -Wextra -Werror -o "$1" "$2" $cflags $libs
+	}
+	ice_build_peer nice_peer "$ICE_DIR/nice_peer.c" nice_build
+	NICE=$ICE_PEER_BIN
 }
 
 # ice_need_npm PACKAGE VERSION: node, and PACKAGE at VERSION in
@@ -73,16 +84,12 @@ ice_need_pion() {
 		echo "SKIP: Pion ice needs go and Debian's Go sources (golang-go golang-github-pion-ice.v2-dev)" >&2
 		exit 77
 	fi
-	local dir="$PBX_BUILD/tests/integration/ice"
-	PION="$dir/pion_peer"
-	mkdir -p "$dir"
-	(
-		flock 9
-		if [ ! -x "$PION" ] || [ "$ICE_DIR/pion_peer.go" -nt "$PION" ]; then
-			GOPATH=$gopath GO111MODULE=off GOCACHE="$dir/go-cache" \
-				go build -o "$PION.tmp" "$ICE_DIR/pion_peer.go" && mv "$PION.tmp" "$PION"
-		fi
-	) 9>"$dir/.pion_peer.lock" || fail "pion_peer does not build"
+	pion_build() { # OUT SOURCE
+		GOPATH=$gopath GO111MODULE=off GOCACHE="$(dirname "$1")/go-cache" \
+			go build -o "$1" "$2"
+	}
+	ice_build_peer pion_peer "$ICE_DIR/pion_peer.go" pion_build
+	PION=$ICE_PEER_BIN
 }
 
 # ice_need_wrtc: libwebrtc for node, @roamhq/wrtc 0.10.0 with its
