@@ -24,7 +24,7 @@
 #include "ice_io.h"
 
 #define PASSWORD_ENV ICE_PASSWORD_ENV
-#define DEFAULT_TIMEOUT_S 30
+#define DEFAULT_TIMEOUT_S 60
 #define SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
 #define URIS_MAX ICE_URIS_MAX
 #define CELL_MAX (STUN_URI_TEXT_MAX + 32)
@@ -968,8 +968,10 @@ static const struct ctl_cmd cmds[] = {
 	  "--no-data, for a peer that speaks DTLS next, such as a browser: with a consent check "
 	  "on the selected, nominated pair answered, and no data); then a "
 	  "pairs table and 'ICE: Conclusion SUCCESS|FAILED|ABORTED (code: reason)'; exit 0 "
-	  "success, 1 failed, 2 aborted (peer-closed, interrupted, timeout); with a store, the "
-	  "result shows in rpctl status" },
+	  "success, 1 failed, 2 aborted (peer-closed, interrupted, timeout); when every pair "
+	  "failed it still waits for a check from the peer until 39.5 s after the peer's "
+	  "description (RFC 8863), unless the record already explains the failure; --timeout "
+	  "(default 60 s) bounds the whole run; with a store, the result shows in rpctl status" },
 	{ "ice-test loop",
 	  "[--stun URI]... [--turn URI]... [--a-turn URI]... [--b-turn URI]... [--user NAME] "
 	  "[--password-file FILE] [--rest-secret-from-store] [--family 4|6|both] [--local ADDR]... "

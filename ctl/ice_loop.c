@@ -299,11 +299,21 @@ static void data_send(struct loop *l, int64_t now)
 
 static void judge(struct loop *l, int64_t now)
 {
+	int done = 0;
 	for (int i = 0; i < 2; i++) {
 		if (ice_agent_state(l->s[i].agent, NULL) == ICE_AGENT_FAILED) {
 			ice_verdict_set(&l->v, ICE_END_FAILED, "checks", "");
 			return;
 		}
+		done += ice_agent_awaiting_peer(l->s[i].agent, (uint64_t)now);
+	}
+	/* Both agents' pairs all failed, each waiting for a check from the
+	 * other (RFC 8863): both are ours, so none can come. */
+	if (done == 2) {
+		for (int i = 0; i < 2; i++)
+			(void)ice_agent_give_up(l->s[i].agent, (uint64_t)now);
+		ice_verdict_set(&l->v, ICE_END_FAILED, "checks", "");
+		return;
 	}
 	const struct ice_pair *sa, *sb;
 	bool a_sel = ice_agent_selected(l->s[0].agent, &sa) == 0;

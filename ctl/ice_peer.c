@@ -28,10 +28,6 @@
 #define HELLO_EVERY_MS 100      /* the controlling side repeats its hello */
 #define ECHO_LINGER_MS 300      /* the controlled side echoes repeats this long */
 #define SDP_MAX (256 * 1024)
-/* A check unanswered this long has failed: a path that answers at all
- * answers within a second or so, and the verdict should come well within
- * --timeout (RFC 8489's Rc and Rm alone take 39.5 s; libnice gives up
- * after about 7 s). */
 
 struct peer {
 	struct ctl *c;
@@ -56,6 +52,7 @@ struct peer {
 	bool echoed;              /* controlled: echoed at least once */
 	int64_t echoed_at, next_hello;
 	bool bound;               /* the selected relay pair has a channel */
+	bool awaiting_said;       /* --verbose told of the RFC 8863 wait */
 	struct ice_refusals rf;   /* the TURN servers' refusals, reported */
 	/* The servers' verdict on the gathering (lib/ice diag.c). */
 	struct ice_diag gathering;
@@ -334,9 +331,9 @@ static void report_refusals(struct peer *p)
  * the run (lib/ice diag_pairs.c): the stable reason code, its line and a
  * hint.  kind says what ended it: ICE_END_FAILED (the agent concluded),
  * ICE_END_ABORTED with interrupted, peer_closed or neither (the time limit). */
-static void conclude(struct peer *p, enum ice_end kind, bool interrupted, bool peer_closed)
+static int diagnose(struct peer *p, enum ice_end kind, bool interrupted, bool peer_closed,
+		    struct ice_diag *d)
 {
-	struct ice_diag d;
 	struct ice_report_in ri = {
 		.agent = p->agent,
 		.g = p->g,
@@ -348,7 +345,13 @@ static void conclude(struct peer *p, enum ice_end kind, bool interrupted, bool p
 		.peer_closed = kind == ICE_END_ABORTED && peer_closed,
 		.time_limit = kind == ICE_END_ABORTED && !interrupted && !peer_closed,
 	};
-	if (ice_diagnose(&ri, &d)) {
+	return ice_diagnose(&ri, d);
+}
+
+static void conclude(struct peer *p, enum ice_end kind, bool interrupted, bool peer_closed)
+{
+	struct ice_diag d;
+	if (diagnose(p, kind, interrupted, peer_closed, &d)) {
 		ice_verdict_set(&p->v, kind,
 				kind == ICE_END_FAILED ? "checks-failed" : "interrupted",
 				"no memory to work out why");
@@ -388,8 +391,8 @@ static void on_selected(struct peer *p, const struct ice_pair *sel, int64_t now)
 	}
 }
 
-/* One small function for the verdict from the agent's state; the pair
- * diagnosis takes its place later. */
+/* The verdict from the agent's state as the run goes (conclude() says
+ * why), and what a selected pair needs. */
 static void judge(struct peer *p, int64_t now)
 {
 	enum ice_fail_reason why = ICE_FAIL_NONE;
@@ -400,6 +403,26 @@ static void judge(struct peer *p, int64_t now)
 		(void)why;
 		conclude(p, ICE_END_FAILED, false, false);
 		return;
+	}
+	/* Every pair failed: the agent waits for the peer's checks (RFC 8863),
+	 * unless the record already shows that none could help (a password
+	 * refused either way, the description rewritten, every relay refused
+	 * or lost): then that is the conclusion now. */
+	struct ice_diag d;
+	if (ice_agent_awaiting_peer(p->agent, (uint64_t)now)) {
+		if (diagnose(p, ICE_END_FAILED, false, false, &d) == 0 &&
+		    d.result == ICE_DIAG_R_FAILED) {
+			conclude(p, ICE_END_FAILED, false, false);
+			return;
+		}
+		if (p->io.verbose && !p->awaiting_said) {
+			fprintf(p->io.verbose,
+				"%6lld ms  every pair failed: waiting until %llu ms for a check "
+				"from the peer (RFC 8863)\n",
+				(long long)now,
+				(unsigned long long)ice_agent_next_deadline(p->agent, (uint64_t)now));
+			p->awaiting_said = true;
+		}
 	}
 	if (selected) {
 		on_selected(p, sel, now);

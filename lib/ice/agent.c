@@ -20,6 +20,7 @@ void ice_agent_config_default(struct ice_agent_config *c)
 	c->nominate_wait_ms = 500;
 	c->consent_interval_ms = 5000;
 	c->consent_timeout_ms = 30000;
+	c->pac_ms = 39500;
 }
 
 /* splitmix64: transaction IDs and jitter from the caller's seed.  Not a
@@ -714,8 +715,25 @@ static bool may_trickle(const struct ice_agent *a, uint64_t now)
 	return !a->cfg.trickle_wait_ms || now < a->last_remote_ms + a->cfg.trickle_wait_ms;
 }
 
-/* Checklist failure (RFC 8445 8.1.2): nothing left to check, no valid pair
- * to nominate, and no candidate can come any more. */
+/* Whether the checklist has run out (RFC 8445 8.1.2): nothing left to
+ * check, no valid pair to nominate, and no candidate can come any more. */
+static bool exhausted(const struct ice_agent *a, uint64_t now)
+{
+	return a->state == ICE_AGENT_RUNNING && a->have_remote && !checks_pending(a) &&
+	       !any_valid(a) && a->local_done && !may_trickle(a, now);
+}
+
+/* RFC 8863 4: a run-out checklist still waits for the PAC timer, since a
+ * peer-reflexive pair may yet come from the peer's checks; but with no
+ * pair at all and the peer's candidates complete, none can (it checks
+ * only from candidates it signalled, of families we lack). */
+static bool pac_holds(const struct ice_agent *a, uint64_t now)
+{
+	return a->cfg.pac_ms && now < a->remote_set_ms + a->cfg.pac_ms &&
+	       (a->n_pairs > 0 || !a->remote_eoc);
+}
+
+/* Checklist failure: run out, and no longer held by the PAC timer. */
 static void check_failure(struct ice_agent *a, uint64_t now)
 {
 	if (a->state != ICE_AGENT_RUNNING || !a->have_remote)
@@ -724,9 +742,21 @@ static void check_failure(struct ice_agent *a, uint64_t now)
 		fail_agent(a, now, ICE_FAIL_TIMEOUT);
 		return;
 	}
-	if (checks_pending(a) || any_valid(a) || !a->local_done || may_trickle(a, now))
-		return;
-	fail_agent(a, now, ICE_FAIL_CHECKS);
+	if (exhausted(a, now) && !pac_holds(a, now))
+		fail_agent(a, now, ICE_FAIL_CHECKS);
+}
+
+bool ice_agent_awaiting_peer(const struct ice_agent *a, uint64_t now_ms)
+{
+	return exhausted(a, now_ms);
+}
+
+bool ice_agent_give_up(struct ice_agent *a, uint64_t now_ms)
+{
+	if (!exhausted(a, now_ms))
+		return false;
+	fail_agent(a, now_ms, ICE_FAIL_CHECKS);
+	return true;
 }
 
 /* Regular nomination (RFC 8445 8.1.1): the controlling agent re-checks the
@@ -973,6 +1003,8 @@ uint64_t ice_agent_next_deadline(const struct ice_agent *a, uint64_t now_ms)
 			d = min64(d, a->first_valid_ms + a->cfg.nominate_wait_ms);
 		if (a->cfg.fail_timeout_ms)
 			d = min64(d, a->remote_set_ms + a->cfg.fail_timeout_ms);
+		if (a->cfg.pac_ms && a->remote_set_ms + a->cfg.pac_ms > now_ms)
+			d = min64(d, a->remote_set_ms + a->cfg.pac_ms);
 		/* Only while it lies ahead: once passed, failure waits for
 		 * the checks still running, which have their own times. */
 		if (!a->remote_eoc && a->cfg.trickle_wait_ms &&

@@ -25,7 +25,12 @@
  *     never leave counts as done: its relay refused the permission for
  *     its remote address, or the relay was lost (a certain local cause:
  *     a peer that leaves then leaves because of it, and ABORTED keeps
- *     meaning that nothing in the record explains the end).
+ *     meaning that nothing in the record explains the end).  But every
+ *     pair failed with the agent still running is RFC 8863's wait for
+ *     the peer's checks (the PAC timer): still not concluded, unless the
+ *     evidence below is certain (ice-auth-out, ice-auth-in, mangled, or
+ *     every pair's relay refused or lost), since a late check from the
+ *     peer could not change it.
  *  3. Absence: no local candidate, no remote candidate, no pair (families
  *     with nothing in common).  Nothing could be checked, so no record
  *     can say more.
@@ -220,19 +225,48 @@ static bool pair_done(const struct ice_diag_input *in, const struct ice_pair *p)
 	       pair_blocked(in, p);
 }
 
-/* Whether the local checks concluded: the agent failed its checklist, or
- * every pair is done (or blocked for good), or no pair will ever be
- * formed. */
-static bool concluded(const struct ice_diag_input *in)
+/* Whether the failure code c leaves nothing to wait for: the peer is
+ * known to refuse our checks (ice-auth-out) or we refuse its own
+ * (ice-auth-in), its description was rewritten on the way (mangled), or
+ * every pair's relay refused its permission or was lost. */
+static bool certain(const struct ice_diag_input *in, enum ice_diag_code c)
+{
+	switch (c) {
+	case ICE_DIAG_ICE_AUTH_OUT:
+	case ICE_DIAG_ICE_AUTH_IN:
+	case ICE_DIAG_MANGLED:
+		return true;
+	case ICE_DIAG_TURN_PERMISSION_DENIED:
+	case ICE_DIAG_TURN_ALLOCATION_LOST:
+		for (size_t i = 0; i < in->n_pairs; i++)
+			if (!pair_blocked(in, &in->pairs[i]))
+				return false;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Whether the local checks concluded, c being the failure the evidence
+ * calls for: the agent failed its checklist, or every pair is done (or
+ * blocked for good), or no pair will ever be formed.  Every pair failed
+ * and the agent still running is the wait of RFC 8863 (the PAC timer): a
+ * check from the peer may still make a peer-reflexive pair, so the run
+ * concluded only if the evidence is certain. */
+static bool concluded(const struct ice_diag_input *in, enum ice_diag_code c)
 {
 	if (in->state == ICE_AGENT_FAILED && in->fail == ICE_FAIL_CHECKS)
 		return true;
 	if (in->n_pairs == 0)
 		return in->end_of_remote || in->local_v4 + in->local_v6 == 0;
-	for (size_t i = 0; i < in->n_pairs; i++)
-		if (!pair_done(in, &in->pairs[i]))
+	bool worked = false;
+	for (size_t i = 0; i < in->n_pairs; i++) {
+		const struct ice_pair *p = &in->pairs[i];
+		if (!pair_done(in, p))
 			return false;
-	return true;
+		worked |= p->state == ICE_PAIR_SUCCEEDED || p->valid;
+	}
+	return worked || in->state != ICE_AGENT_RUNNING || certain(in, c);
 }
 
 static const struct ice_pair *selected(const struct ice_diag_input *in)
@@ -509,7 +543,7 @@ int ice_diag_pairs(const struct ice_diag_input *in, struct ice_diag *out)
 		}
 	}
 	failure(in, out);
-	if (concluded(in))
+	if (concluded(in, out->code))
 		return 0;
 	/* Aborted: keep the evidence so far for the hint. */
 	char so_far[ICE_DIAG_TEXT_MAX];

@@ -58,6 +58,23 @@ static void check_invariants(const struct ice_agent *a)
 		abort();
 }
 
+/* Awaiting the peer (RFC 8863) is a running agent with every pair failed;
+ * giving up then fails it, and nothing else. */
+static void check_awaiting(struct ice_agent *a, uint64_t now)
+{
+	const struct ice_pair *p;
+	bool waiting = ice_agent_awaiting_peer(a, now);
+	if (waiting && ice_agent_state(a, NULL) != ICE_AGENT_RUNNING)
+		abort();
+	for (size_t i = 0; waiting && i < ice_agent_pair_count(a); i++)
+		if (ice_agent_pair(a, i, &p) || p->state != ICE_PAIR_FAILED || p->valid)
+			abort();
+	if (ice_agent_give_up(a, now) != waiting)
+		abort();
+	if (waiting && ice_agent_state(a, NULL) != ICE_AGENT_FAILED)
+		abort();
+}
+
 /* Send whatever is due; each packet must decode, with FINGERPRINT. */
 static void drain(struct h *h)
 {
@@ -228,6 +245,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		h.now = d;
 		drain(&h);
 	}
+	check_awaiting(h.a, h.now);
+	check_invariants(h.a);
 	ice_agent_free(h.a);
 	return 0;
 }

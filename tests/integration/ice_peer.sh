@@ -8,9 +8,14 @@
 # default address was rewritten (reported).  Both sides exit 0, rpctl
 # selects relay -> relay (host -> host for the host row), the hello and its
 # echo cross, and coturn logs one release (Refresh lifetime=0) for every
-# allocation rpctl made.  A peer whose only candidate is a closed port
-# leaves rpctl FAILED (exit 1) with the ICMP errors on the pair's row; a
-# peer that goes away before its block ends leaves it ABORTED peer-closed
+# allocation rpctl made.  A peer whose only candidate is a closed port,
+# and that leaves 9 s later, leaves rpctl ABORTED peer-closed (exit 2):
+# its checks failed at 7 s, but it was still waiting for the peer's (RFC
+# 8863, which --verbose tells); the ICMP errors are on the pair's row and
+# in the hint's evidence.
+# The same peer staying on: FAILED no-response (exit 1) once that wait
+# (the PAC timer) expires, within the default --timeout.
+# A peer that goes away before its block ends leaves it ABORTED peer-closed
 # (exit 2), and SIGINT during the checks ABORTED interrupted (exit 2), each
 # with its allocation released; --json follows the block on stdout.  A
 # closed TURN port gives no candidate: FAILED, with the gathering's reason.
@@ -81,10 +86,16 @@ gone="sh -c 'echo a=ice-ufrag:gone; sleep 1; exit 5'"
 ice_pair gone-r 20 "$gone" "$(rp gone-r --controlled $turn)"
 
 # A peer whose only candidate is a closed port: the checks draw ICMP port
-# unreachable and fail after 7 s, FAILED (exit 1) well within --timeout.
+# unreachable and fail after 7 s; the peer leaves at 9 s, while rpctl
+# still waits for a check from it (RFC 8863).
 dead="sh -c 'echo a=ice-ufrag:dead; echo a=ice-pwd:deaddeaddeaddeaddeaddead; \
 echo a=candidate:1 1 UDP 2130706431 127.0.0.1 9 typ host; echo a=end-of-candidates; sleep 9'"
-ice_pair dead-r 20 "$dead" "$(rp dead-r --controlled --policy host --local 127.0.0.1)"
+ice_pair dead-r 20 "$dead" "$(rp dead-r --controlled --policy host --local 127.0.0.1 --verbose)"
+# The same peer staying on (until rpctl leaves), rpctl with its default
+# --timeout: it waits the 39.5 s of RFC 8863 for a check from the peer,
+# then concludes FAILED.
+stay=${dead/sleep 9/cat >/dev/null}
+ice_pair wait-r 55 "$stay" "$T/rp.sh $T/wait-r.rp --controlled --policy host --local 127.0.0.1"
 
 report() { cat "$T/$1.rp" "$T/${1%-[ab]}.log" 2>/dev/null; }
 for p in udp-rn udp-wr tcp-rn tls-rw host-rn sdp-rn udp-rr; do
@@ -117,9 +128,13 @@ ice_expect gone-r 5 2
 grep -q "^ICE: Conclusion ABORTED (peer-closed: " "$T/gone-r.rp" ||
 	fail "gone-r: not aborted: $(report gone-r)"
 
-ice_expect dead-r 0 1
-grep -q "^ICE: Conclusion FAILED (no-response: .*ICMP errors came back" "$T/dead-r.rp" ||
-	fail "dead-r: not failed with no-response and the ICMP errors: $(report dead-r)"
+ice_expect dead-r 0 2
+grep -q "^ICE: Conclusion ABORTED (peer-closed: .*no check from it had arrived" "$T/dead-r.rp" ||
+	fail "dead-r: not aborted peer-closed: $(report dead-r)"
+grep -q "^ICE: Hint: .*evidence so far: no-response (.*ICMP errors came back" "$T/dead-r.rp" ||
+	fail "dead-r: no-response and the ICMP errors not in the hint: $(report dead-r)"
+grep -Eq "^ +[0-9]+ ms  every pair failed: waiting until [0-9]+ ms for a check from the peer \(RFC 8863\)$" \
+	"$T/dead-r.rp" || fail "dead-r: --verbose did not tell of the wait: $(report dead-r)"
 grep -Eq "^1 +host 127\.0\.0\.1:[0-9]+ +host 127\.0\.0\.1:9 +failed .* ICMP *$" "$T/dead-r.rp" ||
 	fail "dead-r: no ICMP error on the pair: $(report dead-r)"
 
@@ -255,6 +270,14 @@ set -e
 [ "$rc" = 1 ] || fail "mangled: exit $rc: $(cat "$T/m.out")"
 grep -q "^ICE: Conclusion FAILED (mangled: " "$T/m.out" ||
 	fail "mangled: not mangled: $(cat "$T/m.out")"
+
+# The peer that stayed on, the slowest row (see dead-r and wait-r above).
+ice_expect wait-r 0 1
+grep -q "^ICE: Conclusion FAILED (no-response: .*ICMP errors came back" "$T/wait-r.rp" ||
+	fail "wait-r: not failed with no-response and the ICMP errors: $(report wait-r)"
+after=$(sed -n 's/^B exited 1 after \([0-9]*\)\..*/\1/p' "$T/wait-r.log")
+[ -n "$after" ] && [ "$after" -ge 39 ] && [ "$after" -lt 50 ] ||
+	fail "wait-r: rpctl did not wait 39.5 s for the peer: $(report wait-r)"
 
 # coturn: rpctl made 15 allocations, each released once.
 C="$T/coturn.log"

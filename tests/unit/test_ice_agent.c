@@ -395,6 +395,7 @@ static void tweak_fast(struct ice_agent_config *c)
 	c->max_sends = 2;
 	c->rto_cap_ms = 300;
 	c->trickle_wait_ms = 2000;
+	c->pac_ms = 0; /* the trickle wait alone (the PAC timer has its own test) */
 }
 
 /* The caller's caps shorten a check, and without end-of-candidates the
@@ -420,6 +421,129 @@ START_TEST(test_agent_caps_and_trickle_wait)
 		ck_assert_int_eq(ice_agent_state(a, NULL), ICE_AGENT_RUNNING);
 	}
 	ck_assert_uint_eq(poll1(a, 3000, b, &tx), 0);
+	ck_assert_int_eq(ice_agent_state(a, NULL), ICE_AGENT_FAILED);
+	ice_agent_free(a);
+}
+END_TEST
+
+static void tweak_pac(struct ice_agent_config *c)
+{
+	tweak_fast(c);
+	c->trickle_wait_ms = 0;
+	c->pac_ms = 5000;
+}
+
+/* RFC 8863 4: with every pair failed and end-of-candidates from the peer,
+ * the checklist still runs until the PAC timer (from the remote
+ * credentials) expires, the agent awaiting the peer; then it fails. */
+START_TEST(test_agent_pac_timer)
+{
+	struct ice_agent *a = single(tweak_pac);
+	uint8_t b[ICE_AGENT_PACKET_MAX];
+	struct ice_tx tx;
+	ice_agent_end_of_remote(a, 0);
+	ck_assert(!ice_agent_awaiting_peer(a, 0)); /* a check to make */
+	ck_assert(!ice_agent_give_up(a, 0));
+	for (uint64_t t = 0; t < 5000; t += 10) {
+		while (poll1(a, t, b, &tx))
+			;
+		ck_assert_int_eq(ice_agent_state(a, NULL), ICE_AGENT_RUNNING);
+	}
+	ck_assert_int_eq(pair_at(a, 0)->state, ICE_PAIR_FAILED);
+	ck_assert(ice_agent_awaiting_peer(a, 4990));
+	ck_assert_uint_eq(ice_agent_next_deadline(a, 4990), 5000);
+	ck_assert_uint_eq(poll1(a, 5000, b, &tx), 0);
+	enum ice_fail_reason why;
+	ck_assert_int_eq(ice_agent_state(a, &why), ICE_AGENT_FAILED);
+	ck_assert_int_eq(why, ICE_FAIL_CHECKS);
+	ck_assert(!ice_agent_awaiting_peer(a, 5000));
+	ice_agent_free(a);
+}
+END_TEST
+
+/* During the wait a check from the peer, from an address it never
+ * signalled (its NAT's new mapping), makes a peer-reflexive pair whose
+ * triggered check succeeds: the agent selects it instead of failing. */
+START_TEST(test_agent_pac_late_check)
+{
+	struct ice_agent *a = single(tweak_pac);
+	uint8_t b[ICE_AGENT_PACKET_MAX], o[ICE_AGENT_PACKET_MAX];
+	struct ice_tx tx;
+	ice_agent_end_of_remote(a, 0);
+	uint64_t t = 0;
+	for (; !ice_agent_awaiting_peer(a, t); t += 10) {
+		ck_assert_uint_lt(t, 5000);
+		while (poll1(a, t, b, &tx))
+			;
+	}
+	size_t n = make_check(b, UFRAG_A ":" UFRAG_B, PWD_A, 12345, STUN_A_ICE_CONTROLLED, 7,
+			      false, 3);
+	recv_ok(a, t, 1, "203.0.113.50:5050", b, n, ICE_RECV_STUN);
+	ck_assert(!ice_agent_awaiting_peer(a, t));
+	bool answered = false;
+	for (; t < 5000 && ice_agent_state(a, NULL) == ICE_AGENT_RUNNING; t += 10) {
+		while (poll1(a, t, o, &tx)) {
+			struct stun_msg m;
+			decode(&m, o, tx.len);
+			if (m.cls != STUN_REQUEST ||
+			    !pbx_addr_equal(&tx.to, &(struct pbx_addr){
+							    addr_of("203.0.113.50:5050").u,
+							    addr_of("203.0.113.50:5050").len}))
+				continue;
+			struct pbx_addr mapped = addr_of("192.0.2.1:1000");
+			size_t k = make_answer(b, o, tx.len, 0, &mapped, PWD_B);
+			recv_ok(a, t, 1, "203.0.113.50:5050", b, k, ICE_RECV_STUN);
+			answered = true;
+		}
+	}
+	ck_assert(answered);
+	ck_assert_int_eq(ice_agent_state(a, NULL), ICE_AGENT_COMPLETED);
+	const struct ice_pair *sel;
+	ck_assert_int_eq(ice_agent_selected(a, &sel), 0);
+	ck_assert_int_eq(sel->remote_type, ICE_PRFLX);
+	ice_agent_free(a);
+}
+END_TEST
+
+/* The caller that knows no check can come (its own other agent failed or
+ * waits too) ends the wait at once; an agent not awaiting is left be. */
+START_TEST(test_agent_give_up)
+{
+	struct ice_agent *a = single(tweak_pac);
+	uint8_t b[ICE_AGENT_PACKET_MAX];
+	struct ice_tx tx;
+	ice_agent_end_of_remote(a, 0);
+	uint64_t t = 0;
+	for (; !ice_agent_awaiting_peer(a, t); t += 10) {
+		ck_assert(!ice_agent_give_up(a, t));
+		ck_assert_uint_lt(t, 5000);
+		while (poll1(a, t, b, &tx))
+			;
+	}
+	ck_assert_int_eq(ice_agent_state(a, NULL), ICE_AGENT_RUNNING);
+	ck_assert(ice_agent_give_up(a, t));
+	enum ice_fail_reason why;
+	ck_assert_int_eq(ice_agent_state(a, &why), ICE_AGENT_FAILED);
+	ck_assert_int_eq(why, ICE_FAIL_CHECKS);
+	ck_assert(!ice_agent_give_up(a, t));
+	ice_agent_free(a);
+}
+END_TEST
+
+/* No pair at all, the peer's candidates complete and of another family:
+ * no check can ever come, the PAC timer does not hold the failure. */
+START_TEST(test_agent_pac_no_pairs)
+{
+	struct ice_agent *a = agent(ICE_CONTROLLING, 50, UFRAG_A, PWD_A, tweak_pac);
+	uint8_t b[ICE_AGENT_PACKET_MAX];
+	struct ice_tx tx;
+	add_local(a, 1, "192.0.2.1:1000", "ha");
+	ice_agent_end_of_local(a, 0);
+	set_remote(a, 0, UFRAG_B, PWD_B);
+	add_remote(a, 0, "[2001:db8::2]:2000", "v6");
+	ck_assert_uint_eq(ice_agent_pair_count(a), 0);
+	ice_agent_end_of_remote(a, 0);
+	ck_assert_uint_eq(poll1(a, 0, b, &tx), 0);
 	ck_assert_int_eq(ice_agent_state(a, NULL), ICE_AGENT_FAILED);
 	ice_agent_free(a);
 }
@@ -1132,6 +1256,10 @@ static Suite *ice_agent_suite(void)
 	tcase_add_test(tc, test_agent_pacing_and_check_contents);
 	tcase_add_test(tc, test_agent_retransmissions_and_trickle_failure);
 	tcase_add_test(tc, test_agent_caps_and_trickle_wait);
+	tcase_add_test(tc, test_agent_pac_timer);
+	tcase_add_test(tc, test_agent_pac_late_check);
+	tcase_add_test(tc, test_agent_give_up);
+	tcase_add_test(tc, test_agent_pac_no_pairs);
 	tcase_add_test(tc, test_agent_back_to_back);
 	tcase_add_test(tc, test_agent_consent);
 	tcase_add_test(tc, test_agent_wrong_password_one_way);

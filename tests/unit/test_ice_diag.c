@@ -336,6 +336,71 @@ static void f_no_pairs_running(struct ice_diag_input *in)
 	in->time_limit = true;
 }
 
+/* RFC 8863's wait: every pair failed, the agent still running for the
+ * PAC timer. */
+static void waiting(struct ice_diag_input *in)
+{
+	in->state = ICE_AGENT_RUNNING;
+	in->fail = ICE_FAIL_NONE;
+}
+static void f_wait_peer_left(struct ice_diag_input *in)
+{
+	/* Nothing either way, and the peer gave up first: we were still
+	 * waiting for its checks. */
+	f_no_response(in);
+	waiting(in);
+	in->peer_closed = true;
+}
+static void f_wait_time_limit(struct ice_diag_input *in)
+{
+	f_one_way_in(in);
+	waiting(in);
+	in->time_limit = true;
+}
+static void f_wait_auth_out_left(struct ice_diag_input *in)
+{
+	/* The peer refused our checks: a late check of its own would be
+	 * refused the same way, nothing to wait for. */
+	f_auth_out(in);
+	waiting(in);
+	in->peer_closed = true;
+}
+static void f_wait_auth_in(struct ice_diag_input *in)
+{
+	f_auth_in(in);
+	waiting(in);
+}
+static void f_wait_mangled(struct ice_diag_input *in)
+{
+	f_mangled(in);
+	waiting(in);
+	in->peer_closed = true;
+}
+static void f_wait_perm_denied_left(struct ice_diag_input *in)
+{
+	/* The only pair's relay refused its permission: certain. */
+	f_perm_denied_report(in);
+	waiting(in);
+	in->peer_closed = true;
+}
+static void f_wait_perm_denied_host_failed(struct ice_diag_input *in)
+{
+	/* A host pair failed beside the refused relay pair: its peer could
+	 * still send a check that makes a peer-reflexive pair. */
+	f_wait_perm_denied_left(in);
+	in->local_v4 = 2;
+	in->n_pairs = 2;
+	struct ice_pair *p = &in->pairs[1];
+	p->id = 2;
+	p->state = ICE_PAIR_FAILED;
+	p->local = addr_of("10.0.0.1:5000");
+	p->remote = addr_of("198.18.2.2:30992");
+	p->local_type = ICE_HOST;
+	p->remote_type = ICE_PRFLX;
+	p->rec.req_sent = 7;
+	p->rec.timeouts = 1;
+}
+
 struct row {
 	const char *name;
 	void (*fill)(struct ice_diag_input *in);
@@ -447,6 +512,22 @@ static const struct row rows[] = {
 	  { "evidence so far: turn-permission-denied" } },
 	{ "alloc-lost, then the peer left", f_alloc_lost_left, ICE_DIAG_R_FAILED,
 	  ICE_DIAG_TURN_ALLOCATION_LOST, { "allocation", "198.18.1.1:49488" }, { "TURN" } },
+	{ "waiting, the peer left", f_wait_peer_left, ICE_DIAG_R_ABORTED, ICE_DIAG_PEER_CLOSED,
+	  { "closed its side", "no check from it had arrived", "RFC 8863" },
+	  { "evidence so far: no-response", "none answered" } },
+	{ "waiting, time limit", f_wait_time_limit, ICE_DIAG_R_ABORTED, ICE_DIAG_TIMEOUT,
+	  { "time limit", "9 arrived from the peer" }, { "evidence so far: one-way-in" } },
+	{ "waiting, ice-auth-out", f_wait_auth_out_left, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_OUT,
+	  { "401" }, { "password" } },
+	{ "waiting, ice-auth-in", f_wait_auth_in, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_IN,
+	  { "MESSAGE-INTEGRITY" }, { "our description reached it" } },
+	{ "waiting, mangled", f_wait_mangled, ICE_DIAG_R_FAILED, ICE_DIAG_MANGLED,
+	  { "default address" }, { "ALG" } },
+	{ "waiting, perm-denied", f_wait_perm_denied_left, ICE_DIAG_R_FAILED,
+	  ICE_DIAG_TURN_PERMISSION_DENIED, { "198.18.2.2", "403" }, { "peer policy" } },
+	{ "waiting, perm-denied and a host pair", f_wait_perm_denied_host_failed,
+	  ICE_DIAG_R_ABORTED, ICE_DIAG_PEER_CLOSED, { "closed its side" },
+	  { "evidence so far: turn-permission-denied" } },
 	{ "no pairs yet, time limit", f_no_pairs_running, ICE_DIAG_R_ABORTED, ICE_DIAG_TIMEOUT,
 	  { "time limit", "0 checks sent" }, { "no-remote-candidates", "no end-of-candidates" } },
 };

@@ -351,6 +351,11 @@ struct ice_agent_config {
 					* (RFC 8863) */
 	uint32_t fail_timeout_ms;      /* 0, or the whole run's limit from the
 					* remote credentials to selection */
+	uint32_t pac_ms;               /* RFC 8863 PAC timer, 39500: no checklist
+					* failure this long after the remote
+					* credentials, unless no check can ever
+					* come (no pair, remote families apart)
+					* or the caller gives up; 0: none */
 	uint32_t consent_interval_ms;  /* 5000, jittered 0.8..1.2 (RFC 7675 5.1) */
 	uint32_t consent_timeout_ms;   /* 30000 */
 };
@@ -583,6 +588,18 @@ PBX_API int ice_agent_report(struct ice_agent *a, uint64_t now_ms, int socket_id
  * failed. */
 PBX_API enum ice_agent_state ice_agent_state(const struct ice_agent *a,
 					     enum ice_fail_reason *reason);
+
+/* ice_agent_awaiting_peer - whether the checklist has run out (every pair
+ * failed, no candidate to come) and only the RFC 8863 PAC timer keeps the
+ * agent running, waiting for a check from the peer that would make a
+ * peer-reflexive pair. */
+PBX_API bool ice_agent_awaiting_peer(const struct ice_agent *a, uint64_t now_ms);
+
+/* ice_agent_give_up - the caller knows no check from the peer can come
+ * any more (the peer failed, or is waiting as well): an agent awaiting
+ * the peer fails now (ICE_FAIL_CHECKS), as at the PAC timer's expiry.
+ * Returns whether it did. */
+PBX_API bool ice_agent_give_up(struct ice_agent *a, uint64_t now_ms);
 
 /* ice_agent_role - the current role (it changes on role conflicts). */
 PBX_API enum ice_role ice_agent_role(const struct ice_agent *a);
