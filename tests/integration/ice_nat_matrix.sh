@@ -49,9 +49,11 @@ ice_expect_selected sst A ".*relay.*"
 # The failing rows: libnice concludes FAILED (exit 1) after about 7 s and
 # leaves.  Another agent in its place that waits for the peer's checks as
 # RFC 8863 asks (39.5 s) is still waiting then: with ICE_WAITS set, it
-# must conclude ABORTED peer-closed (exit 4).  With ICE_NOTE set (a grep -E
-# pattern), that agent's conclusion must match it (e.g. that no check from
-# the peer ever arrived).
+# must conclude ABORTED peer-closed (exit 4), and with ICE_WAIT_HINT set
+# (a grep -E pattern) print "TAG | ICE: Hint: ..." matching it (the
+# evidence so far: no-response, libnice's verdict).  With ICE_NOTE set
+# (another pattern), that agent's conclusion must match it (e.g. that no
+# check from the peer ever arrived).
 for r in ss ps; do
 	ice_wait "$r"
 	for s in A B; do
@@ -65,6 +67,9 @@ for r in ss ps; do
 		else
 			grep -q "^$s Conclusion ABORTED (peer-closed: " "$T/$r.log" ||
 				fail "$r: $s did not conclude ABORTED peer-closed"
+			[ -z "${ICE_WAIT_HINT:-}" ] ||
+				grep -Eq "^$s \| ICE: Hint: .*$ICE_WAIT_HINT" "$T/$r.log" ||
+				fail "$r: $s's hint does not say: $ICE_WAIT_HINT"
 		fi
 		[ -z "${!agent:-}" ] || [ -z "${ICE_NOTE:-}" ] ||
 			grep -Eq "^$s Conclusion .*$ICE_NOTE" "$T/$r.log" ||

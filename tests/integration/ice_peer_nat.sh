@@ -7,7 +7,8 @@
 # In the failing rows no check from the peer ever gets through the NATs:
 # libnice gives up after about 7 s and leaves while rpctl still waits for
 # the peer's checks (RFC 8863), so rpctl concludes ABORTED peer-closed,
-# saying that no check from the peer arrived.  Then the
+# saying that no check from the peer arrived, with libnice's verdict
+# (no-response) as the evidence so far in its hint.  Then the
 # rows of ice_turnd.sh through turnd with rpctl on the controlling side:
 # relay to relay under turnd's default peer policy, and unroutable relayed
 # sends that leave the allocations alive.
@@ -17,6 +18,7 @@ set -euo pipefail
 dir="$PBX_SRC/tests/integration"
 agent="$dir/ice/rpctl_peer.sh"
 export ICE_WAITS=1 ICE_NOTE="no check from it had arrived"
+export ICE_WAIT_HINT="evidence so far: no-response \\(.*none answered"
 ICE_AGENT_A=$agent bash "$dir/ice_nat_matrix.sh"
 ICE_AGENT_B=$agent bash "$dir/ice_nat_matrix.sh"
 ICE_AGENT_A=$agent bash "$dir/ice_turnd.sh"
