@@ -8,10 +8,10 @@
 # libnice gives up after about 7 s and leaves while rpctl still waits for
 # the peer's checks (RFC 8863), so rpctl concludes ABORTED peer-closed,
 # saying that no check from the peer arrived, with libnice's verdict
-# (no-response) as the evidence so far in its hint.  Then the
-# rows of ice_turnd.sh through turnd with rpctl on the controlling side:
-# relay to relay under turnd's default peer policy, and unroutable relayed
-# sends that leave the allocations alive.
+# (no-response) as the evidence so far in its hint.  Beside the first
+# matrix, the rows of ice_turnd.sh through turnd with rpctl on the
+# controlling side: relay to relay under turnd's default peer policy, and
+# unroutable relayed sends that leave the allocations alive.
 # Peers: those of ice_nat_matrix.sh and ice_turnd.sh.
 set -euo pipefail
 : "${PBX_SRC:?PBX_SRC must point at the source tree}"
@@ -19,7 +19,20 @@ dir="$PBX_SRC/tests/integration"
 agent="$dir/ice/rpctl_peer.sh"
 export ICE_WAITS=1 ICE_NOTE="no check from it had arrived"
 export ICE_WAIT_HINT="evidence so far: no-response \\(.*none answered"
-ICE_AGENT_A=$agent bash "$dir/ice_nat_matrix.sh"
+# The first matrix and the turnd rows side by side (namespaces of their
+# own, few peers each), each case's output kept and shown in order.
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+ICE_AGENT_A=$agent bash "$dir/ice_nat_matrix.sh" >"$out/matrix" 2>&1 &
+m=$!
+ICE_AGENT_A=$agent bash "$dir/ice_turnd.sh" >"$out/turnd" 2>&1 &
+t=$!
+rc_m=0 rc_t=0
+wait "$m" || rc_m=$?
+wait "$t" || rc_t=$?
+cat "$out/matrix" "$out/turnd"
+for rc in "$rc_m" "$rc_t"; do
+	[ "$rc" = 0 ] || exit "$rc"
+done
 ICE_AGENT_B=$agent bash "$dir/ice_nat_matrix.sh"
-ICE_AGENT_A=$agent bash "$dir/ice_turnd.sh"
 echo "ice_peer_nat: ok"
