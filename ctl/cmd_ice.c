@@ -970,7 +970,7 @@ static const struct ctl_cmd cmds[] = {
 	  "pairs table and 'ICE: Conclusion SUCCESS|FAILED|ABORTED (code: reason)'; exit 0 "
 	  "success, 1 failed, 2 aborted (peer-closed, interrupted, timeout); when every pair "
 	  "failed it still waits for a check from the peer until 39.5 s after the peer's "
-	  "description (RFC 8863), unless the record already explains the failure; --timeout "
+	  "description (RFC 8863), unless the record shows a late check would fail too; --timeout "
 	  "(default 60 s) bounds the whole run; with a store, the result shows in rpctl status" },
 	{ "ice-test loop",
 	  "[--stun URI]... [--turn URI]... [--a-turn URI]... [--b-turn URI]... [--user NAME] "

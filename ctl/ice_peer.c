@@ -406,8 +406,8 @@ static void judge(struct peer *p, int64_t now)
 	}
 	/* Every pair failed: the agent waits for the peer's checks (RFC 8863),
 	 * unless the record already shows that none could help (a password
-	 * refused either way, the description rewritten, every relay refused
-	 * or lost): then that is the conclusion now. */
+	 * refused either way, every relay refused or lost): then that is the
+	 * conclusion now. */
 	struct ice_diag d;
 	if (ice_agent_awaiting_peer(p->agent, (uint64_t)now)) {
 		if (diagnose(p, ICE_END_FAILED, false, false, &d) == 0 &&

@@ -28,9 +28,9 @@
  *     meaning that nothing in the record explains the end).  But every
  *     pair failed with the agent still running is RFC 8863's wait for
  *     the peer's checks (the PAC timer): still not concluded, unless the
- *     evidence below is certain (ice-auth-out, ice-auth-in, mangled, or
- *     every pair's relay refused or lost), since a late check from the
- *     peer could not change it.
+ *     evidence below is certain (ice-auth-out, ice-auth-in, or every
+ *     pair's relay refused or lost), since a late check from the peer
+ *     would fail the same way.
  *  3. Absence: no local candidate, no remote candidate, no pair (families
  *     with nothing in common).  Nothing could be checked, so no record
  *     can say more.
@@ -225,16 +225,17 @@ static bool pair_done(const struct ice_diag_input *in, const struct ice_pair *p)
 	       pair_blocked(in, p);
 }
 
-/* Whether the failure code c leaves nothing to wait for: the peer is
- * known to refuse our checks (ice-auth-out) or we refuse its own
- * (ice-auth-in), its description was rewritten on the way (mangled), or
- * every pair's relay refused its permission or was lost. */
+/* Whether the failure code c leaves nothing to wait for, a late check
+ * from the peer being bound to fail the same way: the peer refuses our
+ * checks (ice-auth-out) or we refuse its own (ice-auth-in), or every
+ * pair's relay refused its permission or was lost.  A rewritten
+ * description (mangled) explains much but not that: the peer's checks
+ * may still come. */
 static bool certain(const struct ice_diag_input *in, enum ice_diag_code c)
 {
 	switch (c) {
 	case ICE_DIAG_ICE_AUTH_OUT:
 	case ICE_DIAG_ICE_AUTH_IN:
-	case ICE_DIAG_MANGLED:
 		return true;
 	case ICE_DIAG_TURN_PERMISSION_DENIED:
 	case ICE_DIAG_TURN_ALLOCATION_LOST:

@@ -372,6 +372,8 @@ static void f_wait_auth_in(struct ice_diag_input *in)
 }
 static void f_wait_mangled(struct ice_diag_input *in)
 {
+	/* The description rewritten on the way: what to fix, but the peer's
+	 * checks may still come. */
 	f_mangled(in);
 	waiting(in);
 	in->peer_closed = true;
@@ -521,8 +523,8 @@ static const struct row rows[] = {
 	  { "401" }, { "password" } },
 	{ "waiting, ice-auth-in", f_wait_auth_in, ICE_DIAG_R_FAILED, ICE_DIAG_ICE_AUTH_IN,
 	  { "MESSAGE-INTEGRITY" }, { "our description reached it" } },
-	{ "waiting, mangled", f_wait_mangled, ICE_DIAG_R_FAILED, ICE_DIAG_MANGLED,
-	  { "default address" }, { "ALG" } },
+	{ "waiting, mangled", f_wait_mangled, ICE_DIAG_R_ABORTED, ICE_DIAG_PEER_CLOSED,
+	  { "closed its side" }, { "evidence so far: mangled", "default address" } },
 	{ "waiting, perm-denied", f_wait_perm_denied_left, ICE_DIAG_R_FAILED,
 	  ICE_DIAG_TURN_PERMISSION_DENIED, { "198.18.2.2", "403" }, { "peer policy" } },
 	{ "waiting, perm-denied and a host pair", f_wait_perm_denied_host_failed,
