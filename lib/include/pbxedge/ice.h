@@ -1070,8 +1070,10 @@ PBX_API int ice_diag_input_from_agent(const struct ice_agent *a, struct ice_diag
  * ice-auth-in), or failed or aborted with one reason code, a line naming
  * addresses and counts, and a hint.  A run whose checks had not concluded
  * (a pair whose relay refused its permission or was lost counts as
- * concluded) is aborted (interrupted, peer-closed, else timeout), with the
- * evidence so far in the hint.  Precedence is documented in
+ * concluded; every pair failed with the agent still running, the wait of
+ * RFC 8863, does not, unless a late check would fail the same way) is
+ * aborted (interrupted, peer-closed, else timeout), with the evidence so
+ * far in the hint.  Precedence is documented in
  * lib/ice/diag_pairs.c.  out->record is the index in in->pairs of the
  * selected pair (success, consent-lost) or of the pair whose record the
  * reason quotes, else -1.  No password is ever
