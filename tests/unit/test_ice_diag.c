@@ -41,6 +41,22 @@ static struct ice_record *rec(struct ice_diag_input *in)
 	return &in->pairs[0].rec;
 }
 
+/* A second pair, host 10.0.0.1:5000 -> prflx 198.18.2.2:30992, in state
+ * st, beside the base's. */
+static struct ice_pair *second_pair(struct ice_diag_input *in, enum ice_pair_state st)
+{
+	in->local_v4 = 2;
+	in->n_pairs = 2;
+	struct ice_pair *p = &in->pairs[1];
+	p->id = 2;
+	p->state = st;
+	p->local = addr_of("10.0.0.1:5000");
+	p->remote = addr_of("198.18.2.2:30992");
+	p->local_type = ICE_HOST;
+	p->remote_type = ICE_PRFLX;
+	return p;
+}
+
 static void running(struct ice_diag_input *in)
 {
 	in->state = ICE_AGENT_RUNNING;
@@ -217,14 +233,7 @@ static void f_one_way_in(struct ice_diag_input *in)
 static void f_one_way_in_multi(struct ice_diag_input *in)
 {
 	f_one_way_in(in);
-	in->local_v4 = 2;
-	in->n_pairs = 2;
-	struct ice_pair *p = &in->pairs[1];
-	p->id = 2;
-	p->state = ICE_PAIR_FAILED;
-	p->local = addr_of("10.0.0.1:5000");
-	p->remote = addr_of("198.18.2.2:30992");
-	p->rec.req_sent = 5;
+	second_pair(in, ICE_PAIR_FAILED)->rec.req_sent = 5;
 }
 static void f_one_way_out(struct ice_diag_input *in)
 {
@@ -310,16 +319,7 @@ static void f_perm_denied_host_pending(struct ice_diag_input *in)
 {
 	/* A host pair still in progress: the run had not concluded. */
 	f_perm_denied_left(in);
-	in->local_v4 = 2;
-	in->n_pairs = 2;
-	struct ice_pair *p = &in->pairs[1];
-	p->id = 2;
-	p->state = ICE_PAIR_IN_PROGRESS;
-	p->local = addr_of("10.0.0.1:5000");
-	p->remote = addr_of("198.18.2.2:30992");
-	p->local_type = ICE_HOST;
-	p->remote_type = ICE_PRFLX;
-	p->rec.req_sent = 2;
+	second_pair(in, ICE_PAIR_IN_PROGRESS)->rec.req_sent = 2;
 }
 static void f_alloc_lost_left(struct ice_diag_input *in)
 {
@@ -390,15 +390,7 @@ static void f_wait_perm_denied_host_failed(struct ice_diag_input *in)
 	/* A host pair failed beside the refused relay pair: its peer could
 	 * still send a check that makes a peer-reflexive pair. */
 	f_wait_perm_denied_left(in);
-	in->local_v4 = 2;
-	in->n_pairs = 2;
-	struct ice_pair *p = &in->pairs[1];
-	p->id = 2;
-	p->state = ICE_PAIR_FAILED;
-	p->local = addr_of("10.0.0.1:5000");
-	p->remote = addr_of("198.18.2.2:30992");
-	p->local_type = ICE_HOST;
-	p->remote_type = ICE_PRFLX;
+	struct ice_pair *p = second_pair(in, ICE_PAIR_FAILED);
 	p->rec.req_sent = 7;
 	p->rec.timeouts = 1;
 }
