@@ -7,7 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 need curl ss
 
-R() { "$RPCTL" "$@"; }
 ok R init >/dev/null
 p1=$(free_port)
 p2=$(free_port)

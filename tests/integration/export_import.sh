@@ -6,7 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 need sqlite3
 
-R() { "$RPCTL" "$@"; }
 A="$T/a.db"
 B="$T/b.db"
 ok R --db "$A" init >/dev/null

@@ -13,7 +13,6 @@ need ip nft conntrack python3
 [ "$(id -u)" = 0 ] || { echo "SKIP: network namespaces need root" >&2; exit 77; }
 netns_setup
 
-R() { "$RPCTL" "$@"; }
 # ICE NAME WANT_STATUS ARGS...: ice-test servers in the LAN (the appliance),
 # output into $T/NAME.out.
 ICE() {

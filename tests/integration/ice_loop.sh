@@ -38,12 +38,8 @@ ice_coturn coturn_deny "$NS" 127.0.0.1 "$DP"
 # turnd on 198.18.77.1 with its own store and the default peer policy.
 TP=3478
 export PBXEDGE_DB="$T/turnd.db"
-ok "$RPCTL" init >/dev/null
+turnd_store "$ADDR:$TP" 20000
 ok "$RPCTL" turn user add agent secret
-ok "$RPCTL" set turnd.listen "$ADDR:$TP"
-LO=$(relay_base 20000)
-ok "$RPCTL" set turnd.min-port "$LO"
-ok "$RPCTL" set turnd.max-port "$((LO + 99))"
 ok "$RPCTL" whitelist add 127.0.0.1 --reason "test agents"
 ok "$RPCTL" whitelist add "$ADDR" --reason "test agents"
 start turnd ip netns exec "$NS" "$TURND" --foreground --workers 1 --db "$PBXEDGE_DB"

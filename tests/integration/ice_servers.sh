@@ -20,7 +20,6 @@
 . "$(dirname "$0")/netns.sh"
 need turnserver certtool ss python3 nft ip
 
-R() { "$RPCTL" "$@"; }
 # Until the turnd part, no store: $PBXEDGE_DB unset, HOME empty.
 unset_db() { env -u PBXEDGE_DB HOME="$T/empty" "$@"; }
 ICE() { unset_db timeout 40 "$RPCTL" ice-test servers "$@"; }
@@ -276,19 +275,15 @@ kill -TERM "$PID_coturnnat"
 ICE() { timeout 40 "$RPCTL" ice-test servers "$@"; }
 # --json is a global option: it may stand after the command's words.
 P=$(free_udp)
-LO=$(relay_base "$CLO")
-ok R init >/dev/null
-ok R turn user add alice secret
 V6=no
 ip -6 addr show dev lo 2>/dev/null | grep -q "inet6 ::1/128" && V6=yes
 if [ "$V6" = yes ]; then
-	ok R set turnd.listen "127.0.0.1:$P,[::1]:$P"
+	turnd_store "127.0.0.1:$P,[::1]:$P" "$CLO"
 	ok R whitelist add ::1 --reason "test client"
 else
-	ok R set turnd.listen "127.0.0.1:$P"
+	turnd_store "127.0.0.1:$P" "$CLO"
 fi
-ok R set turnd.min-port "$LO"
-ok R set turnd.max-port "$((LO + 99))"
+ok R turn user add alice secret
 ok R whitelist add 127.0.0.1 --reason "test client"
 ok R turn secret add 'rest-secret'
 SP=$(free_udp)

@@ -26,16 +26,12 @@ AGENT_B=${ICE_AGENT_B:-$NICE}
 # turnd_in NAME NS LISTEN [SETTING VALUE]...: a turnd with its own store,
 # users nice and werift (password "secret"), log $T/NAME.log.
 turnd_in() {
-	local name=$1 ns=$2 listen=$3 lo
+	local name=$1 ns=$2 listen=$3 LO
 	shift 3
 	export PBXEDGE_DB="$T/$name.db"
-	lo=$(relay_base)
-	ok "$RPCTL" init >/dev/null
+	turnd_store "$listen"
 	ok "$RPCTL" turn user add nice secret
 	ok "$RPCTL" turn user add werift secret
-	ok "$RPCTL" set turnd.listen "$listen"
-	ok "$RPCTL" set turnd.min-port "$lo"
-	ok "$RPCTL" set turnd.max-port "$((lo + 99))"
 	while [ $# -gt 0 ]; do
 		ok "$RPCTL" "$1" "$2" "$3"
 		shift 3

@@ -68,6 +68,9 @@ need() {
 	done
 }
 
+# R ARGS...: rpctl, on $PBXEDGE_DB unless ARGS say otherwise.
+R() { "$RPCTL" "$@"; }
+
 # ok CMD...: the command must succeed.
 ok() {
 	"$@" || fail "expected success: $*"
@@ -171,6 +174,17 @@ relay_base() {
 			|| { echo "$b"; return; }
 	done
 	fail "no free relay port block"
+}
+
+# turnd_store LISTEN [AVOID]: a new store at $PBXEDGE_DB for a turnd that
+# listens on LISTEN, its relay range a block of 100 ports from relay_base
+# (AVOID as there), whose first port is left in LO.
+turnd_store() {
+	LO=$(relay_base "${2:-}")
+	ok R init >/dev/null
+	ok R set turnd.listen "$1"
+	ok R set turnd.min-port "$LO"
+	ok R set turnd.max-port "$((LO + 99))"
 }
 
 # ns_single PREFIX ADDR: a network namespace $NS (PREFIX and this shell's

@@ -3,7 +3,6 @@
 # turnserver with two addresses), natd --once in the LAN, and the verdicts
 # of the third-party clients in natd's words.
 
-R() { "$RPCTL" "$@"; }
 
 STUND_PORT=3490 COTURN_PORT=3492
 

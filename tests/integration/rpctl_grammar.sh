@@ -5,7 +5,6 @@
 . "$(dirname "$0")/lib.sh"
 need python3 ss
 
-R() { "$RPCTL" "$@"; }
 latest=$(ls "$PBX_SRC"/schema/[0-9][0-9][0-9][0-9]_*.sql | wc -l)
 
 # Before init: commands refuse, init creates.

@@ -8,7 +8,6 @@
 . "$(dirname "$0")/lib.sh"
 need curl python3 ss sqlite3
 
-R() { "$RPCTL" "$@"; }
 ok R init >/dev/null
 start_http_backend alpha
 hp=$(free_port)

@@ -19,7 +19,6 @@
 . "$(dirname "$0")/lib.sh"
 need python3 certtool tshark text2pcap ss
 
-R() { "$RPCTL" "$@"; }
 F="$PBX_SRC/tests/integration/peers/h323_frames.py"
 PEER="$PBX_SRC/tests/integration/peers/h323_peer.py"
 TSHARK_FIELDS="$PBX_SRC/tests/vectors/h225/tshark_fields.py"

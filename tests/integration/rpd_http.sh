@@ -9,7 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 need curl certtool python3 ss
 
-R() { "$RPCTL" "$@"; }
 ok R init >/dev/null
 make_certs "$T/pki" rp.example.com alpha.example.com localhost 127.0.0.1
 start_http_backend alpha

@@ -8,7 +8,6 @@
 . "$(dirname "$0")/lib.sh"
 need slapd ldapwhoami ldapsearch slapadd certtool python3 ss
 
-R() { "$RPCTL" "$@"; }
 
 # slapd with dc=example,dc=com and one user, on a port of its own.
 sp=$(free_port)

@@ -13,7 +13,6 @@
 . "$(dirname "$0")/lib.sh"
 need kamailio sipsak setsid certtool python3 ss
 
-R() { "$RPCTL" "$@"; }
 TALK="$PBX_SRC/tests/integration/peers/sip_talk.py"
 
 # ---- two kamailio registrars: alpha for example.com, beta for other.org ----

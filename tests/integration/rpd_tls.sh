@@ -6,7 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 need curl gnutls-cli certtool python3 ss
 
-R() { "$RPCTL" "$@"; }
 ok R init >/dev/null
 make_certs "$T/pki" alpha.example.com
 make_certs "$T/pki2" alpha.example.com   # another CA: the replacement

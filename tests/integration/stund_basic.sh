@@ -14,7 +14,6 @@
 . "$(dirname "$0")/lib.sh"
 need turnutils_stunclient stun certtool python3 ss
 
-R() { "$RPCTL" "$@"; }
 talk() { python3 "$PBX_SRC/tests/integration/peers/stun_talk.py" "$@"; }
 # field NAME: the value of NAME= in the key=value lines on stdin.
 field() { sed -n "s/^$1=//p"; }

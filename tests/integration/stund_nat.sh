@@ -13,7 +13,6 @@
 need turnutils_natdiscovery ip nft conntrack python3 ss
 [ "$(id -u)" = 0 ] || { echo "SKIP: network namespaces need root" >&2; exit 77; }
 
-R() { "$RPCTL" "$@"; }
 # discover NS-PREFIX MODE HOST PORT: natdiscovery's verdict line (it exits 0
 # even on a timeout, so the text is what counts).
 discover() {

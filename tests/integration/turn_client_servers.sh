@@ -13,7 +13,6 @@
 . "$(dirname "$0")/lib.sh"
 need turnserver turnutils_peer certtool ss
 
-R() { "$RPCTL" "$@"; }
 DRIVE="$PBX_BUILD/tests/integration/turn_client_drive"
 [ -x "$DRIVE" ] || fail "no $DRIVE"
 field() { sed -n "s/^$1=\([^ ]*\).*/\1/p"; }
@@ -84,12 +83,8 @@ kill -TERM "$PID_coturn"
 # ---- turnd ----
 P=$(free_udp)
 TP=$(free_port)
-LO=$(relay_base "$CLO")
-ok R init >/dev/null
+turnd_store "127.0.0.1:$P" "$CLO"
 ok R turn user add alice secret
-ok R set turnd.listen "127.0.0.1:$P"
-ok R set turnd.min-port "$LO"
-ok R set turnd.max-port "$((LO + 99))"
 ok R set turnd.tls-listen "127.0.0.1:$TP"
 ok R set turnd.tls-cert "$T/pki/server.pem"
 ok R set turnd.tls-key "$T/pki/server.key"

@@ -13,7 +13,6 @@
 . "$(dirname "$0")/lib.sh"
 need turnutils_stunclient turnutils_uclient python3 ss
 
-R() { "$RPCTL" "$@"; }
 talk() { python3 "$PBX_SRC/tests/integration/peers/stun_talk.py" "$@"; }
 field() { sed -n "s/^$1=//p"; }
 A() { talk turn 127.0.0.1 "$P" --user alice --password pw "$@"; }

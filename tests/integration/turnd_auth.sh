@@ -9,19 +9,14 @@
 . "$(dirname "$0")/lib.sh"
 need turnutils_uclient turnutils_peer sqlite3 python3 ss
 
-R() { "$RPCTL" "$@"; }
 talk() { python3 "$PBX_SRC/tests/integration/peers/stun_talk.py" "$@"; }
 field() { sed -n "s/^$1=//p"; }
 
 P=$(free_udp)
 PEER=$(free_udp)
-LO=$(relay_base)
-ok R init >/dev/null
+turnd_store "127.0.0.1:$P"
 ok R set turnd.realm example.org
 ok R turn user add alice 'correct horse'
-ok R set turnd.listen "127.0.0.1:$P"
-ok R set turnd.min-port "$LO"
-ok R set turnd.max-port "$((LO + 99))"
 ok R set turnd.allow-peer 127.0.0.1
 ok R set turnd.suspicious-per-minute 5
 ok R turn secret add 'old-secret'

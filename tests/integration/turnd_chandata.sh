@@ -11,17 +11,12 @@
 . "$(dirname "$0")/lib.sh"
 need python3 ss
 
-R() { "$RPCTL" "$@"; }
 talk() { python3 "$PBX_SRC/tests/integration/peers/stun_talk.py" "$@"; }
 field() { sed -n "s/^$1=//p"; }
 
 P=$(free_udp)
-LO=$(relay_base)
-ok R init >/dev/null
+turnd_store "127.0.0.1:$P"
 ok R turn user add alice 'al1ce-secret'
-ok R set turnd.listen "127.0.0.1:$P"
-ok R set turnd.min-port "$LO"
-ok R set turnd.max-port "$((LO + 99))"
 ok R set turnd.allow-peer 127.0.0.1
 ok R whitelist add 127.0.0.1 --reason "test client"
 

@@ -8,20 +8,15 @@
 . "$(dirname "$0")/lib.sh"
 need turnutils_peer sqlite3 python3 ss
 
-R() { "$RPCTL" "$@"; }
 talk() { python3 "$PBX_SRC/tests/integration/peers/stun_talk.py" "$@"; }
 field() { sed -n "s/^$1=//p"; }
 
 P=$(free_udp)
 PEER=$(free_udp)
-LO=$(relay_base)
-ok R init >/dev/null
+turnd_store "0.0.0.0:$P" # a wildcard: answers and relays on the address reached
 ok R turn user add alice pw
 ok R whitelist add 127.0.0.1 --reason "test client"
-ok R set turnd.listen "0.0.0.0:$P"   # a wildcard: answers and relays on the address reached
 ok R set turnd.allow-peer 127.0.0.1
-ok R set turnd.min-port "$LO"
-ok R set turnd.max-port "$((LO + 99))"
 refuse 1 "turnd.external-ip: 'nat' is not 'auto' nor an IP address" R set turnd.external-ip nat
 refuse 1 "turnd.external-ip: '0.0.0.0' is not 'auto'" R set turnd.external-ip 0.0.0.0
 ok R set turnd.external-ip 203.0.113.9

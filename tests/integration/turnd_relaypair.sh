@@ -11,19 +11,14 @@
 need python3 ip
 [ "$(id -u)" = 0 ] || { echo "SKIP: network namespaces need root" >&2; exit 77; }
 
-R() { "$RPCTL" "$@"; }
 field() { sed -n "s/^$1=//p"; }
 
 ADDR=198.18.77.1
 ns_single pbxtr "$ADDR"
 
 P=3478
-ok R init >/dev/null
+turnd_store "$ADDR:$P"
 ok R turn user add alice 'al1ce-secret'
-ok R set turnd.listen "$ADDR:$P"
-LO=$(relay_base)
-ok R set turnd.min-port "$LO"
-ok R set turnd.max-port "$((LO + 99))"
 ok R whitelist add "$ADDR" --reason "test client"
 
 start turnd ip netns exec "$NS" "$TURND" --foreground --workers 1 --db "$PBXEDGE_DB"

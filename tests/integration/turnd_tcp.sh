@@ -10,7 +10,6 @@
 . "$(dirname "$0")/lib.sh"
 need turnutils_uclient turnutils_peer certtool python3 ss
 
-R() { "$RPCTL" "$@"; }
 talk() { python3 "$PBX_SRC/tests/integration/peers/stun_talk.py" "$@"; }
 field() { sed -n "s/^$1=//p"; }
 free_both() {
@@ -25,15 +24,11 @@ free_both() {
 P=$(free_both)
 TP=$(free_port)
 PEER=$(free_both)
-LO=$(relay_base)
+turnd_store "127.0.0.1:$P"
 make_certs "$T/pki" 127.0.0.1
-ok R init >/dev/null
 ok R turn user add alice pw
 ok R whitelist add 127.0.0.1 --reason "test client"
-ok R set turnd.listen "127.0.0.1:$P"
 ok R set turnd.allow-peer 127.0.0.1
-ok R set turnd.min-port "$LO"
-ok R set turnd.max-port "$((LO + 99))"
 ok R set turnd.tls-listen "127.0.0.1:$TP"
 set +e
 out=$("$TURND" --check 2>&1)

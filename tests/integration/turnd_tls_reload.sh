@@ -7,7 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 need gnutls-cli certtool python3 ss
 
-R() { "$RPCTL" "$@"; }
 # serial_of FILE: the serial number of the first certificate in FILE.
 serial_of() { certtool -i --infile "$1" 2>/dev/null | sed -n 's/^[[:space:]]*Serial Number (hex): //p' | head -1; }
 # served PORT: the serial number of the certificate a new connection gets.
@@ -29,7 +28,7 @@ wait_served() {
 
 P=$(free_port)
 TP=$(free_port)
-LO=$(relay_base)
+turnd_store "127.0.0.1:$P"
 make_certs "$T/pki" 127.0.0.1
 make_certs "$T/pki2" 127.0.0.1   # the replacement, from another CA
 old=$(serial_of "$T/pki/server.pem")
@@ -37,10 +36,6 @@ new=$(serial_of "$T/pki2/server.pem")
 [ -n "$old" ] && [ -n "$new" ] && [ "$old" != "$new" ] || fail "serials: '$old' '$new'"
 cp "$T/pki/server.pem" "$T/turn.pem"
 cp "$T/pki/server.key" "$T/turn.key"
-ok R init >/dev/null
-ok R set turnd.listen "127.0.0.1:$P"
-ok R set turnd.min-port "$LO"
-ok R set turnd.max-port "$((LO + 99))"
 ok R set turnd.tls-listen "127.0.0.1:$TP"
 ok R set turnd.tls-cert "$T/turn.pem"
 ok R set turnd.tls-key "$T/turn.key"

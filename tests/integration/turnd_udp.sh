@@ -11,18 +11,13 @@
 . "$(dirname "$0")/lib.sh"
 need turnutils_uclient turnutils_peer python3 ss
 
-R() { "$RPCTL" "$@"; }
 talk() { python3 "$PBX_SRC/tests/integration/peers/stun_talk.py" "$@"; }
 field() { sed -n "s/^$1=//p"; }
 
 P=$(free_udp)
 PEER=$(free_udp)
-LO=$(relay_base)
-ok R init >/dev/null
+turnd_store "127.0.0.1:$P"
 ok R turn user add alice 'al1ce-secret'
-ok R set turnd.listen "127.0.0.1:$P"
-ok R set turnd.min-port "$LO"
-ok R set turnd.max-port "$((LO + 99))"
 out=$("$TURND" --check) || fail "--check: $out"
 grep -q "udp+tcp 127.0.0.1:$P" <<<"$out" || fail "--check listeners: $out"
 grep -q "relay ports: $LO-$((LO + 99))" <<<"$out" || fail "--check ports: $out"
