@@ -19,35 +19,9 @@ DURATION=${DURATION:-10}
 CONNS=${CONNS:-50}
 WORKERS=${WORKERS:-1}
 
-sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-need=()
-for p in haproxy nginx-light wrk gnutls-bin curl; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-	sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
-if [ ! -d "$BUILD" ]; then
-	meson setup "$BUILD" --buildtype=release -Dtests=disabled >/dev/null
-fi
-ninja -C "$BUILD" >/dev/null
-
-T=$(mktemp -d /tmp/pbx-bench.XXXXXX)
+. tests/bench/lib.sh
+bench_setup "$BUILD" disabled haproxy nginx-light wrk gnutls-bin curl
 chmod 0755 "$T" # nginx's workers run as another user
-pids=()
-cleanup() {
-	for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-	for _ in $(seq 100); do ss -Hltn "sport = :$1" | grep -q LISTEN && return 0; sleep 0.05; done
-	echo "port $1 not up" >&2
-	tail -n 5 "$T"/*.log "$T"/nginx/error.log >&2 2>/dev/null || true
-	exit 1
-}
 
 # The backend: nginx, one worker, a 1 KiB page and a 1 GiB file.
 NP=$(port)
@@ -74,7 +48,7 @@ http {
 CONF
 nginx -c "$T/nginx.conf" -p "$T" &
 pids+=($!)
-wait_port "$NP"
+wait_tcp "$NP"
 
 # One certificate for both proxies (ECDSA P-256).
 certtool --generate-privkey --key-type ecdsa --outfile "$T/key.pem" 2>/dev/null
@@ -97,8 +71,8 @@ R="$top/$BUILD/ctl/rpctl"
 "$R" target bench.local http 127.0.0.1 --plain "$NP"
 "$top/$BUILD/rpd/rpd" --foreground --workers "$WORKERS" --log-level warning >"$T/rpd.log" 2>&1 &
 pids+=($!)
-wait_port "$RP"
-wait_port "$RPS"
+wait_tcp "$RP"
+wait_tcp "$RPS"
 
 # HAProxy: the configuration an administrator would write to route by Host.
 HP=$(port)
@@ -123,7 +97,7 @@ backend be
 CONF
 haproxy -f "$T/haproxy.cfg" -db >"$T/haproxy.log" 2>&1 &
 pids+=($!)
-wait_port "$HP"
+wait_tcp "$HP"
 
 rps() { # URL [wrk args]: requests per second
 	local url=$1

@@ -23,30 +23,10 @@ SOCKETS=${SOCKETS:-8}
 WINDOW=${WINDOW:-32}
 PASSES=${PASSES:-1}
 
-sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-need=()
-for p in coturn build-essential util-linux; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-	sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
-if [ ! -d "$BUILD" ]; then
-	meson setup "$BUILD" --buildtype=release -Dtests=enabled >/dev/null
-fi
-ninja -C "$BUILD" >/dev/null
+. tests/bench/lib.sh
+bench_setup "$BUILD" enabled coturn build-essential util-linux
 LOADGEN="$BUILD/tests/bench/stund_load"
 [ -x "$LOADGEN" ] || { echo "$LOADGEN missing: configure $BUILD with -Dtests=enabled" >&2; exit 1; }
-
-T=$(mktemp -d /tmp/pbx-bench.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # Servers on CPU 1, the load generator on CPU 0 (with two CPUs or more):
 # one server thread against one load thread.
 ncpu=$(nproc)
@@ -60,7 +40,6 @@ measure() { # PORT [--echo]
 		${2:-} 2>>"$T/load.log" | sed -n 's/^answers\/s //p'
 }
 stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
-wait_udp() { for _ in $(seq 100); do ss -Hlun "sport = :$1" | grep -q . && return 0; sleep 0.05; done; echo "port $1 not up" >&2; exit 1; }
 
 # stund: rate limit on but out of the way (the buckets are still taken).
 export PBXEDGE_DB="$T/pbxedge.db"

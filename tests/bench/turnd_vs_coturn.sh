@@ -44,27 +44,11 @@ SEND=${SEND:-0}
 SERVER_CPU=${SERVER_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 
-sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-dpkg-query -W -f='${Status}' coturn 2>/dev/null | grep -q "install ok installed" ||
-	sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends coturn
-if [ ! -d "$BUILD" ]; then
-	meson setup "$BUILD" --buildtype=release -Dtests=enabled >/dev/null
-fi
-ninja -C "$BUILD" >/dev/null
+. tests/bench/lib.sh
+bench_setup "$BUILD" enabled coturn
 LOADGEN="$BUILD/tests/bench/turn_load"
 [ -x "$LOADGEN" ] || { echo "$LOADGEN missing: configure $BUILD with -Dtests=enabled" >&2; exit 1; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-T=$(mktemp -d /tmp/pbx-bench.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_udp() { for _ in $(seq 200); do ss -Hlun "sport = :$1" | grep -q . && return 0; sleep 0.05; done; echo "port $1 not up" >&2; tail -5 "$T"/*.log >&2; exit 1; }
 stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 ratio() { python3 -c "
