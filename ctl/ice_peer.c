@@ -348,6 +348,13 @@ static int diagnose(struct peer *p, enum ice_end kind, bool interrupted, bool pe
 	return ice_diagnose(&ri, d);
 }
 
+/* The verdict a diagnosis d gives, with its code, line and hint. */
+static void verdict_of(struct peer *p, const struct ice_diag *d)
+{
+	ice_verdict_set(&p->v, ice_end_of_diag(d), ice_diag_name(d->code), d->reason);
+	snprintf(p->v.hint, sizeof p->v.hint, "%s", d->hint);
+}
+
 static void conclude(struct peer *p, enum ice_end kind, bool interrupted, bool peer_closed)
 {
 	struct ice_diag d;
@@ -374,8 +381,7 @@ static void conclude(struct peer *p, enum ice_end kind, bool interrupted, bool p
 		p->v.hint[0] = '\0';
 		return;
 	}
-	ice_verdict_set(&p->v, end, ice_diag_name(d.code), d.reason);
-	snprintf(p->v.hint, sizeof p->v.hint, "%s", d.hint);
+	verdict_of(p, &d);
 }
 
 /* What the selected pair needs: a channel on its relay, the hello. */
@@ -412,7 +418,7 @@ static void judge(struct peer *p, int64_t now)
 	if (ice_agent_awaiting_peer(p->agent, (uint64_t)now)) {
 		if (diagnose(p, ICE_END_FAILED, false, false, &d) == 0 &&
 		    d.result == ICE_DIAG_R_FAILED) {
-			conclude(p, ICE_END_FAILED, false, false);
+			verdict_of(p, &d);
 			return;
 		}
 		if (p->io.verbose && !p->awaiting_said) {
