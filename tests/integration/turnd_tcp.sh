@@ -12,18 +12,10 @@ need turnutils_uclient turnutils_peer certtool python3 ss
 
 talk() { python3 "$PBX_SRC/tests/integration/peers/stun_talk.py" "$@"; }
 field() { sed -n "s/^$1=//p"; }
-free_both() {
-	local p
-	for _ in $(seq 20); do
-		p=$(free_port)
-		ss -Hlun "sport = :$p" | grep -q . || { echo "$p"; return; }
-	done
-	fail "no free port"
-}
 
-P=$(free_both)
+P=$(free_udp)
 TP=$(free_port)
-PEER=$(free_both)
+PEER=$(free_udp)
 turnd_store "127.0.0.1:$P"
 make_certs "$T/pki" 127.0.0.1
 ok R turn user add alice pw
